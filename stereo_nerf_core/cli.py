@@ -1,0 +1,61 @@
+"""``stereo-nerf`` / ``python -m stereo_nerf_core``: the library's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stereo_nerf_core.config import load_config
+from stereo_nerf_core.errors import StereoNerfError
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from stereo_nerf_core.pipeline.replay import run_replay
+
+    config = load_config(args.config)
+    summary = run_replay(args.bag, config, args.out, progress=not args.quiet, max_frames=args.max_frames)
+    print(summary.one_line())
+    return 0 if summary.complete else 3
+
+
+def add_replay_parser(subparsers: argparse._SubParsersAction) -> None:
+    """``replay BAG --config YAML --out DIR``."""
+    parser = subparsers.add_parser(
+        "replay",
+        help="replay a bag through the pipeline and score it",
+        description="Replay a ROS 2 bag through the pipeline's stages; write depth, surfaces, "
+        "metrics.json and report.md into --out.",
+    )
+    parser.add_argument("bag", type=Path, help="rosbag2 folder (or .mcap / .db3 file)")
+    parser.add_argument("--config", type=Path, default=Path("config/pipeline.yaml"), help="pipeline YAML")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many pairs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_replay)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand."""
+    from stereo_nerf_core.synthetic.cli import add_record_synthetic_parser
+
+    parser = argparse.ArgumentParser(prog="stereo-nerf", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_record_synthetic_parser(subparsers)
+    add_replay_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; library errors print one clear line and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except StereoNerfError as error:
+        print(f"stereo-nerf {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Typed pipeline configuration, read from the ROS 2 parameter YAML shared with the nodes.
+
+The YAML has one ``/**: ros__parameters:`` section whose groups (``sync``, ``depth_prior``, ...)
+map onto the dataclasses below; a node declares the same names as ``group.field`` parameters.
+Every field has a docstring; unknown or mistyped keys raise :class:`ConfigError` naming them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from stereo_nerf_core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Approximate-time pairing of left and right images (message_filters' policy)."""
+
+    slop_s: float = 0.005
+    """Largest stamp difference, in seconds, between a left and a right image of one pair."""
+    queue_size: int = 10
+    """Images kept per camera while waiting for a partner; older ones are dropped and counted."""
+
+    def __post_init__(self) -> None:
+        _check_range("sync.slop_s", self.slop_s, 0.0, 1.0)
+        _check_range("sync.queue_size", self.queue_size, 1, 10_000)
+
+
+@dataclass(frozen=True)
+class DepthPriorConfig:
+    """Dense stereo depth prior (OpenCV SGBM with a left-right consistency check)."""
+
+    min_depth_m: float = 0.02
+    """Nearest depth searched, in metres; sets the disparity range."""
+    max_depth_m: float = 0.30
+    """Farthest depth kept, in metres."""
+    block_size: int = 5
+    """SGBM matching block size in pixels (odd)."""
+    uniqueness_ratio: int = 5
+    """SGBM uniqueness margin in percent."""
+    lr_max_diff_px: float = 1.0
+    """Largest left-right disparity disagreement, in pixels, for a pixel to be kept."""
+    speckle_window: int = 100
+    """Largest speckle (connected disparity blob) size, in pixels, that is removed; 0 disables."""
+    speckle_range: int = 2
+    """Disparity variation within a speckle blob, in pixels."""
+    subpixel_refinement: bool = True
+    """Refine SGBM's disparities with Gauss-Newton steps on the photometric error (removes pixel locking)."""
+
+    def __post_init__(self) -> None:
+        _check_range("depth_prior.min_depth_m", self.min_depth_m, 1e-4, 10.0)
+        _check_range("depth_prior.max_depth_m", self.max_depth_m, self.min_depth_m, 10.0)
+        _check_range("depth_prior.block_size", self.block_size, 1, 31)
+        if self.block_size % 2 == 0:
+            raise ConfigError(f"depth_prior.block_size must be odd, got {self.block_size}")
+        _check_range("depth_prior.uniqueness_ratio", self.uniqueness_ratio, 0, 100)
+        _check_range("depth_prior.lr_max_diff_px", self.lr_max_diff_px, 0.0, 100.0)
+        _check_range("depth_prior.speckle_window", self.speckle_window, 0, 100_000)
+        _check_range("depth_prior.speckle_range", self.speckle_range, 0, 100)
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """TSDF fusion of depth priors with known poses (open3d ScalableTSDFVolume)."""
+
+    voxel_size_m: float = 0.0005
+    """TSDF voxel edge in metres."""
+    sdf_trunc_m: float = 0.002
+    """Truncation distance of the signed distance, in metres."""
+    max_depth_m: float = 0.20
+    """Depths beyond this, in metres, are not fused."""
+    mask_instruments: bool = True
+    """Leave instrument pixels (from the instrument mask topic) out of the fusion."""
+
+    def __post_init__(self) -> None:
+        _check_range("fusion.voxel_size_m", self.voxel_size_m, 1e-5, 0.1)
+        _check_range("fusion.sdf_trunc_m", self.sdf_trunc_m, self.voxel_size_m, 1.0)
+        _check_range("fusion.max_depth_m", self.max_depth_m, 1e-3, 10.0)
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Evaluation protocol against ground truth, when the input has it."""
+
+    min_depth_m: float = 0.001
+    """Ground-truth depths at or below this, in metres, are ignored."""
+    max_depth_m: float = 0.30
+    """Depth cap in metres: ground truth beyond it is ignored, predictions are clipped to it."""
+    median_scaling: bool = False
+    """Scale predictions by the median ratio before scoring (off: stereo depth is metric)."""
+    figure_frames: int = 2
+    """Number of frames, evenly spread, drawn as depth comparison figures."""
+
+    def __post_init__(self) -> None:
+        _check_range("evaluation.max_depth_m", self.max_depth_m, self.min_depth_m, 100.0)
+        _check_range("evaluation.figure_frames", self.figure_frames, 0, 100)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every stage's parameters; loaded with :func:`load_config`."""
+
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    depth_prior: DepthPriorConfig = field(default_factory=DepthPriorConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not (low <= value <= high):
+        raise ConfigError(f"parameter {name} = {value} is out of range [{low}, {high}]")
+
+
+def _build(cls: type[Any], group: str, values: dict[str, Any]) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown parameter {group}.{key}; known: {sorted(known)}")
+        expected = hints[key]
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            raise ConfigError(
+                f"parameter {group}.{key} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+            )
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def config_from_parameters(parameters: dict[str, Any]) -> PipelineConfig:
+    """Build a :class:`PipelineConfig` from ``{group: {name: value}}`` (the ros__parameters dict)."""
+    groups = {f.name: get_type_hints(PipelineConfig)[f.name] for f in dataclasses.fields(PipelineConfig)}
+    built: dict[str, Any] = {}
+    for group, values in parameters.items():
+        if group not in groups:
+            raise ConfigError(f"unknown parameter group {group!r}; known: {sorted(groups)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"parameter group {group!r} must be a mapping, got {type(values).__name__}")
+        built[group] = _build(groups[group], group, values)
+    return PipelineConfig(**built)
+
+
+def load_config(path: Path | str) -> PipelineConfig:
+    """Read the pipeline YAML (ROS 2 parameter file with a ``/**: ros__parameters:`` section)."""
+    file = Path(path)
+    try:
+        document = yaml.safe_load(file.read_text())
+    except FileNotFoundError as error:
+        raise ConfigError(f"{file}: config file not found") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file}: not valid YAML: {error}") from error
+    try:
+        parameters = document["/**"]["ros__parameters"]
+    except (TypeError, KeyError) as error:
+        raise ConfigError(f"{file}: expected a '/**: ros__parameters:' section") from error
+    try:
+        return config_from_parameters(parameters or {})
+    except ConfigError as error:
+        raise ConfigError(f"{file}: {error}") from error
+
+
+def flatten_parameters(config: PipelineConfig) -> dict[str, Any]:
+    """``{"group.name": value}`` of every parameter, as ROS 2 nodes declare them."""
+    flat: dict[str, Any] = {}
+    for group in dataclasses.fields(config):
+        for item in dataclasses.fields(getattr(config, group.name)):
+            flat[f"{group.name}.{item.name}"] = getattr(getattr(config, group.name), item.name)
+    return flat
+
+
+def parameter_descriptions(config_cls: type[Any] = PipelineConfig) -> dict[str, str]:
+    """``{"group.name": docstring}`` read from the dataclass sources (used for ROS parameter descriptors)."""
+    import ast
+    import inspect
+    import itertools
+
+    descriptions: dict[str, str] = {}
+    for group in dataclasses.fields(config_cls):
+        cls = get_type_hints(config_cls)[group.name]
+        tree = ast.parse(inspect.getsource(cls))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        for current, following in itertools.pairwise(body):
+            if (
+                isinstance(current, ast.AnnAssign)
+                and isinstance(current.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+            ):
+                descriptions[f"{group.name}.{current.target.id}"] = str(following.value.value)
+    return descriptions

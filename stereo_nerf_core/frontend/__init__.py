@@ -1,0 +1,1 @@
+"""Front-end: stereo synchronisation, rectification and the dense depth prior."""

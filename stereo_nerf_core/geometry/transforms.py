@@ -1,0 +1,85 @@
+"""Rigid transforms as 4x4 numpy matrices and quaternions in ROS order (x, y, z, w).
+
+``T_a_b`` maps points from frame ``b`` into frame ``a``: ``p_a = T_a_b @ p_b``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from stereo_nerf_core.geometry.errors import GeometryError
+
+Float = NDArray[np.float64]
+
+
+def make_se3(rotation: ArrayLike, translation: ArrayLike) -> Float:
+    """Build a (4, 4) transform from a (3, 3) rotation and a (3,) translation."""
+    R = np.asarray(rotation, dtype=np.float64)
+    t = np.asarray(translation, dtype=np.float64).reshape(-1)
+    if R.shape != (3, 3) or t.shape != (3,):
+        raise GeometryError(f"make_se3 expects rotation (3, 3) and translation (3,), got {R.shape}, {t.shape}")
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = t
+    return T
+
+
+def invert_se3(T: ArrayLike) -> Float:
+    """Inverse of a (4, 4) rigid transform, using the rotation's transpose."""
+    M = np.asarray(T, dtype=np.float64)
+    if M.shape != (4, 4):
+        raise GeometryError(f"invert_se3 expects a (4, 4) matrix, got {M.shape}")
+    R = M[:3, :3]
+    return make_se3(R.T, -R.T @ M[:3, 3])
+
+
+def rotation_about_axis(axis: ArrayLike, angle_rad: float) -> Float:
+    """(3, 3) rotation of ``angle_rad`` about ``axis`` (Rodrigues)."""
+    a = np.asarray(axis, dtype=np.float64).reshape(3)
+    norm = np.linalg.norm(a)
+    if norm == 0.0:
+        raise GeometryError("rotation axis must be non-zero")
+    k = a / norm
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + np.sin(angle_rad) * K + (1.0 - np.cos(angle_rad)) * (K @ K)
+
+
+def quaternion_to_matrix(q_xyzw: ArrayLike) -> Float:
+    """(3, 3) rotation from a quaternion (x, y, z, w); the quaternion is normalised first."""
+    q = np.asarray(q_xyzw, dtype=np.float64).reshape(-1)
+    if q.shape != (4,):
+        raise GeometryError(f"quaternion must have 4 components (x, y, z, w), got {q.shape}")
+    n = np.linalg.norm(q)
+    if not np.isfinite(n) or n < 1e-12:
+        raise GeometryError(f"quaternion {q.tolist()} has no direction")
+    x, y, z, w = q / n
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def matrix_to_quaternion(R: ArrayLike) -> Float:
+    """Quaternion (x, y, z, w) with w >= 0 of a (3, 3) rotation (Shepperd's method)."""
+    M = np.asarray(R, dtype=np.float64)
+    if M.shape != (3, 3):
+        raise GeometryError(f"rotation must be (3, 3), got {M.shape}")
+    trace = np.trace(M)
+    if trace > 0:
+        s = 2.0 * np.sqrt(trace + 1.0)
+        q = np.array([(M[2, 1] - M[1, 2]) / s, (M[0, 2] - M[2, 0]) / s, (M[1, 0] - M[0, 1]) / s, s / 4])
+    elif M[0, 0] > M[1, 1] and M[0, 0] > M[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + M[0, 0] - M[1, 1] - M[2, 2])
+        q = np.array([s / 4, (M[0, 1] + M[1, 0]) / s, (M[0, 2] + M[2, 0]) / s, (M[2, 1] - M[1, 2]) / s])
+    elif M[1, 1] > M[2, 2]:
+        s = 2.0 * np.sqrt(1.0 + M[1, 1] - M[0, 0] - M[2, 2])
+        q = np.array([(M[0, 1] + M[1, 0]) / s, s / 4, (M[1, 2] + M[2, 1]) / s, (M[0, 2] - M[2, 0]) / s])
+    else:
+        s = 2.0 * np.sqrt(1.0 + M[2, 2] - M[0, 0] - M[1, 1])
+        q = np.array([(M[0, 2] + M[2, 0]) / s, (M[1, 2] + M[2, 1]) / s, s / 4, (M[1, 0] - M[0, 1]) / s])
+    q /= np.linalg.norm(q)
+    return q if q[3] >= 0 else -q

@@ -1,0 +1,132 @@
+"""Reading and writing ROS 2 bags (sqlite3 or mcap) with rosbags, no ROS installation needed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from rosbags.highlevel import AnyReader
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+from stereo_nerf_core.io.errors import BagError
+from stereo_nerf_core.io.messages import MessageClasses
+
+TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+ROSBAGS_CLASSES = MessageClasses.from_typestore(TYPESTORE)
+
+
+@dataclass(frozen=True)
+class BagMessage:
+    """One deserialised message: its topic, receive time (bag timestamp, ns) and content."""
+
+    topic: str
+    msgtype: str
+    log_time_ns: int
+    msg: Any
+
+
+class BagWriter:
+    """Writes messages built from :data:`ROSBAGS_CLASSES` into a new bag folder.
+
+    Use as a context manager; connections are added on a topic's first message.
+    """
+
+    def __init__(self, path: Path | str, *, storage: Literal["mcap", "sqlite3"] = "mcap") -> None:
+        plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}.get(storage)
+        if plugin is None:
+            raise BagError(f"unknown bag storage {storage!r}: use 'mcap' or 'sqlite3'")
+        self.path = Path(path)
+        if self.path.exists():
+            raise BagError(f"{self.path} exists already; bags are never overwritten")
+        self._writer = Writer(self.path, version=Writer.VERSION_LATEST, storage_plugin=plugin)
+        self._connections: dict[str, Any] = {}
+
+    def __enter__(self) -> BagWriter:
+        self._writer.open()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self._writer.close()
+
+    def write(self, topic: str, msg: Any, log_time_ns: int) -> None:
+        """Serialise ``msg`` (a rosbags message) to CDR and append it under ``topic``."""
+        msgtype = msg.__msgtype__
+        connection = self._connections.get(topic)
+        if connection is None:
+            connection = self._writer.add_connection(topic, msgtype, typestore=TYPESTORE)
+            self._connections[topic] = connection
+        self._writer.write(connection, int(log_time_ns), TYPESTORE.serialize_cdr(msg, msgtype))
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    """What a bag's metadata says of one topic."""
+
+    msgtype: str
+    count: int
+
+
+def bag_topics(path: Path | str) -> dict[str, TopicSummary]:
+    """Topic name -> type and message count; raises :class:`BagError` naming the path if unreadable."""
+    summary: dict[str, TopicSummary] = {}
+    with _BagOpener(Path(path)) as reader:
+        for connection in reader.connections:
+            previous = summary.get(connection.topic)
+            count = connection.msgcount + (previous.count if previous else 0)
+            summary[connection.topic] = TopicSummary(connection.msgtype, count)
+    return summary
+
+
+def read_messages(path: Path | str, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
+    """Messages of ``topics`` (all when None) in log-time order.
+
+    Missing topics are not an error here (callers decide what they require); a message that
+    cannot be read or deserialised raises :class:`BagError` naming the bag and the topic, after every
+    earlier message was yielded, so callers keep what they computed.
+    """
+    bag = Path(path)
+    wanted = None if topics is None else set(topics)
+    with _BagOpener(bag) as reader:
+        connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
+        iterator = reader.messages(connections=connections)
+        while True:
+            try:
+                connection, timestamp, raw = next(iterator)
+            except StopIteration:
+                return
+            except Exception as error:  # storage backends raise many kinds on truncation
+                raise BagError(f"{bag}: bag is truncated or corrupt while reading messages: {error}") from error
+            try:
+                msg = reader.deserialize(raw, connection.msgtype)
+            except Exception as error:
+                raise BagError(
+                    f"{bag}: cannot deserialise a {connection.msgtype} message on topic {connection.topic}: {error}"
+                ) from error
+            yield BagMessage(connection.topic, connection.msgtype, int(timestamp), msg)
+
+
+class _BagOpener:
+    """Context manager around AnyReader that turns its failures into :class:`BagError`."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.exists():
+            raise BagError(f"{path}: no such bag (expected a rosbag2 folder or a .mcap/.db3 file)")
+        self.path = path
+        self.reader: AnyReader | None = None
+
+    def __enter__(self) -> AnyReader:
+        paths = [self.path]
+        try:
+            self.reader = AnyReader(paths, default_typestore=TYPESTORE)
+            self.reader.open()
+        except Exception as error:
+            raise BagError(f"{self.path}: cannot open bag: {error}") from error
+        return self.reader
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        if self.reader is not None:
+            self.reader.close()

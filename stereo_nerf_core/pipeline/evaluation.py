@@ -1,0 +1,88 @@
+"""Scoring a replay against the bag's ground truth: depth per method and region, and the fused surface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import open3d as o3d
+from numpy.typing import NDArray
+
+from stereo_nerf_core.config import EvaluationConfig
+from stereo_nerf_core.eval.depth_metrics import DepthErrorAccumulator, DepthMetrics
+from stereo_nerf_core.eval.surface_metrics import SurfaceMetrics, surface_metrics
+from stereo_nerf_core.geometry.depth_maps import backproject
+
+REGIONS = ("all", "tissue")
+GROUND_TRUTH_VOXEL_M = 0.00025
+"""Ground-truth clouds are thinned to this spacing before surface scoring."""
+
+
+@dataclass(frozen=True)
+class EvaluatedFrame:
+    """What later scoring needs of one frame, on the rectified left grid."""
+
+    index: int
+    stamp_ns: int
+    left: NDArray[np.uint8]
+    ground_truth: NDArray[np.float32]
+    """(H, W) metres, NaN where none."""
+    tissue: NDArray[np.bool_]
+    """(H, W) tissue region: not instrument, not specular."""
+    T_world_camera: NDArray[np.float64] | None
+    predictions: dict[str, NDArray[np.float32]] = field(default_factory=dict)
+    """Depth (H, W, metres) of each scored method, kept for figures."""
+
+
+class DepthScoreboard:
+    """Pooled depth metrics per method and region under one protocol."""
+
+    def __init__(self, config: EvaluationConfig) -> None:
+        self.config = config
+        self.accumulators: dict[str, dict[str, DepthErrorAccumulator]] = {}
+
+    def add(self, method: str, depth: NDArray[np.floating], frame: EvaluatedFrame) -> None:
+        """Score one predicted depth map (H, W, metres; 0 or NaN = none) of ``frame``."""
+        regions = self.accumulators.setdefault(method, {region: self._accumulator() for region in REGIONS})
+        regions["all"].add(depth, frame.ground_truth, None)
+        regions["tissue"].add(depth, frame.ground_truth, frame.tissue)
+
+    def results(self) -> dict[str, dict[str, DepthMetrics]]:
+        """``{method: {region: DepthMetrics}}``."""
+        return {
+            method: {region: accumulator.result() for region, accumulator in regions.items()}
+            for method, regions in self.accumulators.items()
+        }
+
+    def _accumulator(self) -> DepthErrorAccumulator:
+        return DepthErrorAccumulator(
+            min_depth_m=self.config.min_depth_m,
+            max_depth_m=self.config.max_depth_m,
+            median_scaling=self.config.median_scaling,
+        )
+
+
+def ground_truth_cloud(frames: list[EvaluatedFrame], K: NDArray[np.float64]) -> NDArray[np.float64]:
+    """World points (N, 3) of every frame's tissue ground truth, thinned to a voxel grid."""
+    chunks = []
+    for frame in frames:
+        if frame.T_world_camera is None:
+            continue
+        keep = frame.tissue & np.isfinite(frame.ground_truth)
+        points = backproject(np.nan_to_num(frame.ground_truth), K)[keep].astype(np.float64)
+        chunks.append(points @ frame.T_world_camera[:3, :3].T + frame.T_world_camera[:3, 3])
+    if not chunks:
+        return np.zeros((0, 3))
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.concatenate(chunks)))
+    return np.asarray(cloud.voxel_down_sample(GROUND_TRUTH_VOXEL_M).points)
+
+
+def score_surface(
+    mesh: o3d.geometry.TriangleMesh, frames: list[EvaluatedFrame], K: NDArray[np.float64]
+) -> SurfaceMetrics | None:
+    """Accuracy and completeness of a fused mesh against the ground-truth cloud; None without one."""
+    reference = ground_truth_cloud(frames, K)
+    vertices = np.asarray(mesh.vertices)
+    if len(reference) == 0 or len(vertices) == 0:
+        return None
+    return surface_metrics(vertices, reference)

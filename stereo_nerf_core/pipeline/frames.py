@@ -1,0 +1,197 @@
+"""Turns a bag's message stream into synchronised stereo frames with their side data.
+
+Images are paired with :class:`ApproximateTimeSync`; each camera uses its latest camera_info;
+instrument masks, ground-truth depth and poses are attached by stamp. A pair is released once the
+stream has moved ``settle_ns`` past its stamp (side data may be logged just after the images).
+Unusable messages are counted and described, never fatal: a running replay keeps going.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from stereo_nerf_core.config import SyncConfig
+from stereo_nerf_core.frontend.sync import ApproximateTimeSync, Side, StampedPair
+from stereo_nerf_core.geometry.camera import RectifiedView
+from stereo_nerf_core.io import topics
+from stereo_nerf_core.io.bag import BagMessage
+from stereo_nerf_core.io.errors import MessageError
+from stereo_nerf_core.io.messages import (
+    camera_info_to_view,
+    image_to_array,
+    image_to_rgb,
+    pose_to_matrix,
+    stamp_ns,
+    transform_to_matrix,
+)
+
+STAMP_TOLERANCE_NS = 1_000_000
+"""Side data (mask, depth, pose) is matched to a left image within 1 ms."""
+
+
+@dataclass(frozen=True)
+class CameraImage:
+    """A raw image with the camera model in force when it was taken."""
+
+    stamp_ns: int
+    rgb: NDArray[np.uint8]
+    view: RectifiedView
+
+
+@dataclass(frozen=True)
+class StereoFrame:
+    """One synchronised pair and whatever side data the bag had for it."""
+
+    index: int
+    stamp_ns: int
+    left: CameraImage
+    right: CameraImage
+    instrument_mask: NDArray[np.bool_] | None
+    """(H, W) on the left raw grid, True on instruments."""
+    ground_truth_depth: NDArray[np.float32] | None
+    """(H, W) metres on the left raw grid (Z of the raw frame), NaN where none."""
+    T_world_left: NDArray[np.float64] | None
+    """(4, 4) pose of the left raw optical frame."""
+
+
+@dataclass
+class StreamReport:
+    """What the assembler skipped, with reasons."""
+
+    skipped: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str, detail: str) -> None:
+        """Count one skipped message and keep the first few descriptions."""
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        if len(self.problems) < 20:
+            self.problems.append(detail)
+
+
+class _Stamped:
+    """Side data by stamp, looked up with a tolerance and pruned as the stream advances."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, Any] = {}
+
+    def add(self, stamp: int, item: Any) -> None:
+        self.items[stamp] = item
+
+    def find(self, stamp: int) -> Any:
+        if stamp in self.items:
+            return self.items[stamp]
+        near = [s for s in self.items if abs(s - stamp) <= STAMP_TOLERANCE_NS]
+        return self.items[min(near, key=lambda s: abs(s - stamp))] if near else None
+
+    def prune(self, before: int) -> None:
+        for stamp in [s for s in self.items if s < before]:
+            del self.items[stamp]
+
+
+class FrameAssembler:
+    """Consumes bag messages in log order and yields :class:`StereoFrame` objects."""
+
+    def __init__(self, sync: SyncConfig, *, settle_s: float = 0.1) -> None:
+        self.sync: ApproximateTimeSync[CameraImage] = ApproximateTimeSync(sync)
+        self.settle_ns = int(settle_s * 1e9)
+        self.views: dict[str, RectifiedView] = {}
+        self.masks, self.depths, self.poses = _Stamped(), _Stamped(), _Stamped()
+        self.pending: deque[StampedPair[CameraImage]] = deque()
+        self.report = StreamReport()
+        self.frames = 0
+
+    def frames_from(self, messages: Iterable[BagMessage]) -> Iterator[StereoFrame]:
+        """All frames of a message stream; the stream's own errors propagate after earlier frames."""
+        for message in messages:
+            self.accept(message)
+            yield from self.release(message.log_time_ns)
+        self.sync.flush()
+        yield from self.release(None)
+
+    def accept(self, message: BagMessage) -> None:
+        """Take one message; conversion problems are counted in :attr:`report`."""
+        try:
+            self._accept(message)
+        except MessageError as error:
+            self.report.skip(f"bad message on {message.topic}", f"{message.topic} @ {message.log_time_ns}: {error}")
+
+    def release(self, now_ns: int | None) -> Iterator[StereoFrame]:
+        """Pairs whose side data has had time to arrive (all of them when ``now_ns`` is None)."""
+        while self.pending and (now_ns is None or now_ns - self.pending[0].stamp_ns >= self.settle_ns):
+            pair = self.pending.popleft()
+            frame = StereoFrame(
+                index=self.frames,
+                stamp_ns=pair.stamp_ns,
+                left=pair.left,
+                right=pair.right,
+                instrument_mask=self.masks.find(pair.stamp_ns),
+                ground_truth_depth=self.depths.find(pair.stamp_ns),
+                T_world_left=self.poses.find(pair.stamp_ns),
+            )
+            self.frames += 1
+            for store in (self.masks, self.depths, self.poses):
+                store.prune(pair.stamp_ns - STAMP_TOLERANCE_NS)
+            yield frame
+
+    def _accept(self, message: BagMessage) -> None:
+        topic, msg = message.topic, message.msg
+        if topic in (topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO):
+            self.views[topic] = camera_info_to_view(msg, topic=topic)
+        elif topic in (topics.LEFT_IMAGE, topics.RIGHT_IMAGE):
+            self._accept_image(topic, msg)
+        elif topic == topics.LEFT_INSTRUMENT_MASK:
+            self.masks.add(stamp_ns(msg.header), _image(msg, topic) > 0)
+        elif topic == topics.GROUND_TRUTH_LEFT_DEPTH:
+            depth = _image(msg, topic).astype(np.float32)
+            if str(msg.encoding) == "16UC1":
+                depth = np.where(depth > 0, depth / 1000.0, np.nan).astype(np.float32)
+            self.depths.add(stamp_ns(msg.header), np.where(depth > 0, depth, np.nan).astype(np.float32))
+        elif topic == topics.GROUND_TRUTH_POSE:
+            if msg.header.frame_id == topics.WORLD_FRAME:
+                self.poses.add(stamp_ns(msg.header), pose_to_matrix(msg.pose))
+        elif topic == topics.TF:
+            for transform in msg.transforms:
+                parent, child = transform.header.frame_id, transform.child_frame_id
+                if parent == topics.WORLD_FRAME and child == topics.LEFT_OPTICAL_FRAME:
+                    stamp = stamp_ns(transform.header)
+                    if self.poses.find(stamp) is None:
+                        self.poses.add(stamp, transform_to_matrix(transform.transform))
+
+    def _accept_image(self, topic: str, msg: Any) -> None:
+        info_topic = topics.LEFT_CAMERA_INFO if topic == topics.LEFT_IMAGE else topics.RIGHT_CAMERA_INFO
+        stamp = stamp_ns(msg.header)
+        view = self.views.get(info_topic)
+        if view is None:
+            self.report.skip(f"no camera_info yet on {info_topic}", f"{topic} @ {stamp}: no {info_topic} received yet")
+            return
+        rgb = image_to_rgb_named(msg, topic)
+        if rgb.shape[1::-1] != view.camera.size:
+            raise MessageError(
+                f"{topic}: image is {rgb.shape[1]}x{rgb.shape[0]} but {info_topic} says "
+                f"{view.camera.width}x{view.camera.height}"
+            )
+        side: Side = "left" if topic == topics.LEFT_IMAGE else "right"
+        pair = self.sync.push(side, stamp, CameraImage(stamp, rgb, view))
+        if pair is not None:
+            self.pending.append(pair)
+
+
+def image_to_rgb_named(msg: Any, topic: str) -> NDArray[np.uint8]:
+    """:func:`image_to_rgb` with the topic named in its errors."""
+    try:
+        return image_to_rgb(msg)
+    except MessageError as error:
+        raise MessageError(f"{topic}: {error}") from error
+
+
+def _image(msg: Any, topic: str) -> NDArray[Any]:
+    try:
+        return image_to_array(msg)
+    except MessageError as error:
+        raise MessageError(f"{topic}: {error}") from error
