@@ -1,0 +1,53 @@
+"""The rclpy counterpart of :meth:`MessageClasses.from_typestore`: message classes the nodes build with.
+
+rclpy's generated setters accept ``array.array`` for ``uint8[]`` and ``float64[]`` sequences
+(numpy arrays are accepted only for fixed-size arrays such as CameraInfo's ``k``/``r``/``p``),
+so the array factories produce ``array.array`` objects. rclpy is imported only inside
+:func:`rclpy_message_classes`, so this module imports without ROS.
+"""
+
+from __future__ import annotations
+
+import array
+from typing import Any
+
+import numpy as np
+
+from stereo_nerf_core.io.messages import MessageClasses
+
+
+def uint8_array(data: bytes) -> array.array[int]:
+    """Bytes as the ``array.array('B')`` rclpy stores ``uint8[]`` fields in (no per-element checks)."""
+    return array.array("B", data)
+
+
+def float64_array(values: Any) -> array.array[float]:
+    """Numbers (any array-like) as the ``array.array('d')`` rclpy stores ``float64[]`` fields in."""
+    return array.array("d", np.ascontiguousarray(values, dtype=np.float64).reshape(-1).tobytes())
+
+
+def rclpy_message_classes() -> MessageClasses:
+    """Message classes of the sourced ROS 2 installation (needs rclpy's message packages)."""
+    from builtin_interfaces.msg import Time
+    from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Transform, TransformStamped, Vector3
+    from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
+    from std_msgs.msg import Header
+    from tf2_msgs.msg import TFMessage
+
+    return MessageClasses(
+        Time=Time,
+        Header=Header,
+        Image=Image,
+        CameraInfo=CameraInfo,
+        RegionOfInterest=RegionOfInterest,
+        PoseStamped=PoseStamped,
+        Pose=Pose,
+        Point=Point,
+        Quaternion=Quaternion,
+        TransformStamped=TransformStamped,
+        Transform=Transform,
+        Vector3=Vector3,
+        TFMessage=TFMessage,
+        uint8_array=uint8_array,
+        float64_array=float64_array,
+    )

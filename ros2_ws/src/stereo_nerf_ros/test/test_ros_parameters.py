@@ -1,0 +1,140 @@
+"""Node parameters: the YAML, PipelineConfig's defaults and the declared parameters agree (no rclpy needed)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from stereo_nerf_ros.depth_prior import PARAMETER_GROUPS
+from stereo_nerf_ros.parameters import (
+    declare_pipeline_parameters,
+    default_parameters,
+    pipeline_groups,
+    read_pipeline_config,
+)
+
+from stereo_nerf_core.config import PipelineConfig, flatten_parameters, load_config
+from stereo_nerf_core.errors import ConfigError
+
+CONFIG_FILE = Path(__file__).resolve().parents[1] / "config" / "pipeline.yaml"
+
+
+def _yaml_parameters() -> dict[str, Any]:
+    document = yaml.safe_load(CONFIG_FILE.read_text())
+    groups = document["/**"]["ros__parameters"]
+    return {f"{group}.{name}": value for group, values in groups.items() for name, value in values.items()}
+
+
+@dataclass
+class _Declared:
+    name: str
+    value: Any
+    descriptor: Any
+
+
+class _FakeNode:
+    """Records declare_parameter calls and serves the values back like rclpy's get_parameter()."""
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        self.declared: list[_Declared] = []
+        self.overrides = overrides or {}
+
+    def declare_parameter(self, name: str, value: Any, descriptor: Any) -> None:
+        assert name not in {d.name for d in self.declared}, f"{name} declared twice"
+        self.declared.append(_Declared(name, value, descriptor))
+
+    def get_value(self, name: str) -> Any:
+        declared = {d.name: d.value for d in self.declared}
+        return self.overrides.get(name, declared[name])
+
+
+def test_yaml_names_and_values_equal_the_defaults() -> None:
+    in_yaml = _yaml_parameters()
+    defaults = flatten_parameters(PipelineConfig())
+    assert set(in_yaml) == set(defaults)
+    for name, default in defaults.items():
+        assert in_yaml[name] == default, name
+        # rclpy types a parameter by its default: a YAML 1 for a float default would be refused.
+        assert type(in_yaml[name]) is type(default), f"{name}: YAML {in_yaml[name]!r} vs default {default!r}"
+
+
+def test_groups() -> None:
+    assert pipeline_groups() == ("sync", "depth_prior", "fusion", "evaluation")
+    assert set(PARAMETER_GROUPS) <= set(pipeline_groups())
+    assert default_parameters() == flatten_parameters(PipelineConfig())
+    assert set(default_parameters(["sync"])) == {"sync.slop_s", "sync.queue_size"}
+    with pytest.raises(ConfigError, match="unknown parameter group"):
+        default_parameters(["sync", "nerf"])
+
+
+@pytest.mark.parametrize("groups", [PARAMETER_GROUPS, tuple(pipeline_groups())])
+def test_declares_every_name_with_default_and_description(groups: tuple[str, ...]) -> None:
+    node = _FakeNode()
+    names = declare_pipeline_parameters(node, groups, descriptor_type=SimpleNamespace)
+    expected = {
+        name: value for name, value in flatten_parameters(PipelineConfig()).items() if name.split(".")[0] in groups
+    }
+    assert names == list(expected)
+    assert {d.name: d.value for d in node.declared} == expected
+    for declared in node.declared:
+        assert type(declared.value) is type(expected[declared.name])
+        assert declared.descriptor.description.strip(), f"{declared.name} has no description"
+        assert declared.descriptor.read_only is True
+
+
+def test_default_descriptor_is_rcl_interfaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    class ParameterDescriptor(SimpleNamespace):
+        pass
+
+    package, module = ModuleType("rcl_interfaces"), ModuleType("rcl_interfaces.msg")
+    module.ParameterDescriptor = ParameterDescriptor  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rcl_interfaces", package)
+    monkeypatch.setitem(sys.modules, "rcl_interfaces.msg", module)
+    node = _FakeNode()
+    declare_pipeline_parameters(node, ["depth_prior"])
+    assert node.declared and all(isinstance(d.descriptor, ParameterDescriptor) for d in node.declared)
+    by_name = {d.name: d.descriptor.description for d in node.declared}
+    assert "metres" in by_name["depth_prior.max_depth_m"]
+
+
+def test_read_round_trips_the_yaml() -> None:
+    node = _FakeNode(overrides=_yaml_parameters())
+    declare_pipeline_parameters(node, pipeline_groups(), descriptor_type=SimpleNamespace)
+    assert read_pipeline_config(node.get_value) == load_config(CONFIG_FILE)
+
+
+def test_read_takes_overrides_and_keeps_other_groups_default() -> None:
+    node = _FakeNode(overrides={"depth_prior.block_size": 7, "sync.slop_s": 0.01, "fusion.voxel_size_m": 1.0})
+    declare_pipeline_parameters(node, PARAMETER_GROUPS, descriptor_type=SimpleNamespace)
+    config = read_pipeline_config(node.get_value, PARAMETER_GROUPS)
+    default = PipelineConfig()
+    assert config.depth_prior == replace(default.depth_prior, block_size=7)
+    assert config.sync == replace(default.sync, slop_s=0.01)
+    assert config.fusion == default.fusion  # not read: the node did not declare it
+
+
+def test_read_rejects_invalid_values_by_name() -> None:
+    node = _FakeNode(overrides={"depth_prior.block_size": 4})
+    declare_pipeline_parameters(node, PARAMETER_GROUPS, descriptor_type=SimpleNamespace)
+    with pytest.raises(ConfigError, match="block_size"):
+        read_pipeline_config(node.get_value, PARAMETER_GROUPS)
+
+
+def test_readme_lists_the_node_parameters_with_their_defaults() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    rows = {
+        cells[0].strip("`"): cells[2]
+        for line in readme.splitlines()
+        if line.startswith("| `")
+        for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
+        if len(cells) >= 4
+    }
+    for name, default in default_parameters(PARAMETER_GROUPS).items():
+        assert name in rows, f"ros2_ws/README.md does not list {name}"
+        expected = str(default).lower() if isinstance(default, bool) else str(default)
+        assert rows[name] == expected, f"ros2_ws/README.md gives {name} = {rows[name]}, the default is {expected}"
