@@ -66,21 +66,34 @@ class DepthPriorConfig:
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """TSDF fusion of depth priors with known poses (open3d ScalableTSDFVolume)."""
+    """TSDF fusion of depth priors with known poses (open3d VoxelBlockGrid)."""
 
     voxel_size_m: float = 0.0005
     """TSDF voxel edge in metres."""
-    sdf_trunc_m: float = 0.002
+    sdf_trunc_m: float = 0.003
     """Truncation distance of the signed distance, in metres."""
     max_depth_m: float = 0.20
     """Depths beyond this, in metres, are not fused."""
     mask_instruments: bool = True
     """Leave instrument pixels (from the instrument mask topic) out of the fusion."""
+    min_weight: float = 5.0
+    """Observations a voxel needs before its zero level becomes surface."""
+    cull_min_views: int = 1
+    """Keep only triangles that at least this many fused cameras see first (0 keeps everything)."""
+    block_count: int = 20000
+    """Initial capacity of the voxel-block hash map (blocks of 16^3 voxels); it grows when needed."""
+    device: str = "auto"
+    """open3d device of the grid: "auto" (CUDA:0 when open3d has CUDA, else CPU:0), "CPU:0" or "CUDA:0"."""
 
     def __post_init__(self) -> None:
         _check_range("fusion.voxel_size_m", self.voxel_size_m, 1e-5, 0.1)
         _check_range("fusion.sdf_trunc_m", self.sdf_trunc_m, self.voxel_size_m, 1.0)
         _check_range("fusion.max_depth_m", self.max_depth_m, 1e-3, 10.0)
+        _check_range("fusion.min_weight", self.min_weight, 0.0, 1e6)
+        _check_range("fusion.cull_min_views", self.cull_min_views, 0, 1_000_000)
+        _check_range("fusion.block_count", self.block_count, 16, 10_000_000)
+        if self.device != "auto" and not self.device.upper().startswith(("CPU:", "CUDA:")):
+            raise ConfigError(f"fusion.device must be 'auto', 'CPU:N' or 'CUDA:N', got {self.device!r}")
 
 
 @dataclass(frozen=True)

@@ -77,17 +77,25 @@ def refine_subpixel(
     right: NDArray[np.uint8],
     disparity: NDArray[np.float32],
     *,
-    window: int = 7,
+    window: int = 11,
     steps: int = 2,
+    max_shift: float = 0.3,
+    highpass: int = 15,
 ) -> NDArray[np.float32]:
     """Remove SGBM's pixel-locking bias with 1-D Gauss-Newton steps on the windowed photometric error.
 
     Each step warps the right image by the current disparity ``d`` and solves
     ``I_l(x) = I_r(x - d - delta)`` for ``delta`` in a ``window`` box; steps larger than 1 px
-    (depth edges, low texture) are not taken. Pixels with ``d <= 0`` are left as they are.
+    (depth edges, low texture) are not taken, and the result stays within ``max_shift`` px of
+    SGBM's own sub-pixel estimate. Both images are high-passed (minus a ``highpass`` box mean) so
+    brightness differences between the views (vignetting, view-dependent highlights) do not bias
+    the steps; warping is bicubic, which keeps interpolation from pulling towards whole pixels.
+    Pixels with ``d <= 0`` are left as they are.
     """
     grey_left = _grey(left).astype(np.float32)
     grey_right = _grey(right).astype(np.float32)
+    grey_left -= cv2.blur(grey_left, (highpass, highpass))
+    grey_right -= cv2.blur(grey_right, (highpass, highpass))
     gradient_right = cv2.Sobel(grey_right, cv2.CV_32F, 1, 0, ksize=3) / 8.0
     height, width = disparity.shape
     columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
@@ -95,15 +103,15 @@ def refine_subpixel(
     refined = disparity.copy()
     for _ in range(steps):
         map_x = columns - refined
-        warped = cv2.remap(grey_right, map_x, rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        slope = cv2.remap(gradient_right, map_x, rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(grey_right, map_x, rows, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        slope = cv2.remap(gradient_right, map_x, rows, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         residual = grey_left - warped
         numerator = cv2.boxFilter(slope * residual, -1, (window, window), normalize=False)
         denominator = cv2.boxFilter(slope * slope, -1, (window, window), normalize=False)
         delta = np.where(denominator > 1e-3, -numerator / np.maximum(denominator, 1e-3), 0.0)
-        usable = valid & (np.abs(delta) < 1.0)
-        refined = np.where(usable, refined + delta, refined).astype(np.float32)
-    return refined
+        step = np.where(valid & (np.abs(delta) < 1.0), delta, 0.0)
+        refined = np.clip(refined + step, disparity - max_shift, disparity + max_shift).astype(np.float32)
+    return np.where(valid, refined, disparity).astype(np.float32)
 
 
 def sgbm_depth_prior(

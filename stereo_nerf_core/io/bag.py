@@ -9,7 +9,8 @@ from types import TracebackType
 from typing import Any, Literal
 
 from rosbags.highlevel import AnyReader
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from stereo_nerf_core.io.errors import BagError
@@ -17,6 +18,18 @@ from stereo_nerf_core.io.messages import MessageClasses
 
 TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
 ROSBAGS_CLASSES = MessageClasses.from_typestore(TYPESTORE)
+LATCHED_QOS = Qos(
+    QosHistory.KEEP_LAST,
+    1,
+    QosReliability.RELIABLE,
+    QosDurability.TRANSIENT_LOCAL,
+    QosTime(0, 0),
+    QosTime(0, 0),
+    QosLiveliness.AUTOMATIC,
+    QosTime(0, 0),
+    False,
+)
+"""Offered QoS recorded for latched topics such as /tf_static (what ``ros2 bag record`` stores)."""
 
 
 @dataclass(frozen=True)
@@ -32,17 +45,29 @@ class BagMessage:
 class BagWriter:
     """Writes messages built from :data:`ROSBAGS_CLASSES` into a new bag folder.
 
-    Use as a context manager; connections are added on a topic's first message.
+    Use as a context manager; connections are added on a topic's first message. ``compression="zstd"``
+    compresses mcap chunks (standard mcap chunk compression) or, for sqlite3, each message.
     """
 
-    def __init__(self, path: Path | str, *, storage: Literal["mcap", "sqlite3"] = "mcap") -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        storage: Literal["mcap", "sqlite3"] = "mcap",
+        compression: Literal["none", "zstd"] = "none",
+    ) -> None:
         plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}.get(storage)
         if plugin is None:
             raise BagError(f"unknown bag storage {storage!r}: use 'mcap' or 'sqlite3'")
+        if compression not in ("none", "zstd"):
+            raise BagError(f"unknown bag compression {compression!r}: use 'none' or 'zstd'")
         self.path = Path(path)
         if self.path.exists():
             raise BagError(f"{self.path} exists already; bags are never overwritten")
         self._writer = Writer(self.path, version=Writer.VERSION_LATEST, storage_plugin=plugin)
+        if compression == "zstd":
+            mode = CompressionMode.STORAGE if plugin == StoragePlugin.MCAP else CompressionMode.MESSAGE
+            self._writer.set_compression(mode, CompressionFormat.ZSTD)
         self._connections: dict[str, Any] = {}
 
     def __enter__(self) -> BagWriter:
@@ -52,12 +77,18 @@ class BagWriter:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self._writer.close()
 
-    def write(self, topic: str, msg: Any, log_time_ns: int) -> None:
-        """Serialise ``msg`` (a rosbags message) to CDR and append it under ``topic``."""
+    def write(self, topic: str, msg: Any, log_time_ns: int, *, latched: bool = False) -> None:
+        """Serialise ``msg`` (a rosbags message) to CDR and append it under ``topic``.
+
+        ``latched`` (on a topic's first message) records transient-local QoS, as for /tf_static.
+        """
         msgtype = msg.__msgtype__
         connection = self._connections.get(topic)
         if connection is None:
-            connection = self._writer.add_connection(topic, msgtype, typestore=TYPESTORE)
+            qos = (LATCHED_QOS,) if latched else ()
+            connection = self._writer.add_connection(
+                topic, msgtype, typestore=TYPESTORE, offered_qos_profiles=qos
+            )
             self._connections[topic] = connection
         self._writer.write(connection, int(log_time_ns), TYPESTORE.serialize_cdr(msg, msgtype))
 

@@ -54,6 +54,7 @@ class ReplayState:
     wall_seconds: float = 0.0
     stream: dict[str, Any] = field(default_factory=dict)
     scoreboard: DepthScoreboard | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from stereo_nerf_core import __version__
 from stereo_nerf_core.config import flatten_parameters
 from stereo_nerf_core.eval.figures import depth_comparison_figure
 from stereo_nerf_core.eval.report import write_report
-from stereo_nerf_core.fusion.tsdf import render_mesh_depth
+from stereo_nerf_core.fusion.tsdf import MeshRaycaster, mesh_point_cloud
 from stereo_nerf_core.pipeline.evaluation import score_surface
 from stereo_nerf_core.pipeline.outputs import write_cloud, write_mesh, write_metrics
 
@@ -26,13 +26,20 @@ def write_replay_outputs(state: ReplayState) -> dict[str, Any]:
     if state.fusion is not None and state.fusion.frames > 0 and state.calibration is not None:
         with state.timer.stage("fusion_mesh"):
             mesh = state.fusion.mesh()
-        write_mesh(state.out_dir / "fused_mesh.ply", mesh)
-        write_cloud(state.out_dir / "fused_cloud.ply", state.fusion.point_cloud())
+        if len(mesh.triangles) == 0:
+            state.notes.append(
+                f"The fused surface is empty: no voxel reached fusion.min_weight = {state.config.fusion.min_weight} "
+                f"observations in {state.fusion.frames} fused frames."
+            )
+        else:
+            write_mesh(state.out_dir / "fused_mesh.ply", mesh)
+            write_cloud(state.out_dir / "fused_cloud.ply", mesh_point_cloud(mesh))
         K, size = state.calibration.K_rect, state.calibration.size
         with state.timer.stage("evaluation"):
+            raycaster = MeshRaycaster(mesh)
             for frame in state.frames:
                 if frame.T_world_camera is not None and state.scoreboard is not None:
-                    rendered = render_mesh_depth(mesh, K, size, frame.T_world_camera)
+                    rendered, _ = raycaster.cast(K, size, frame.T_world_camera)
                     frame.predictions["tsdf_fusion"] = rendered
                     state.scoreboard.add("tsdf_fusion", rendered, frame)
             surface = score_surface(mesh, state.frames, K)
@@ -141,5 +148,6 @@ def _notes(state: ReplayState, document: dict[str, Any]) -> list[str]:
         notes.append("PARTIAL: the replay was interrupted; these results cover the frames processed so far.")
     if state.error:
         notes.append(f"PARTIAL: the bag could not be read to the end: {state.error}")
+    notes.extend(state.notes)
     notes.extend(f"Skipped: {problem}" for problem in state.skipped_frames[:10])
     return notes

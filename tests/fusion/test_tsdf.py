@@ -1,8 +1,9 @@
 import numpy as np
+import open3d as o3d
 import pytest
 
 from stereo_nerf_core.config import FusionConfig
-from stereo_nerf_core.fusion.tsdf import TsdfFusion, render_mesh_depth
+from stereo_nerf_core.fusion.tsdf import TsdfFusion, cull_unseen, render_mesh_depth
 from stereo_nerf_core.geometry import GeometryError, make_se3, rotation_about_axis
 from stereo_nerf_core.geometry.depth_maps import backproject
 from stereo_nerf_core.geometry.transforms import invert_se3
@@ -20,14 +21,18 @@ def _plane_depth(T_world_camera: np.ndarray, plane_z: float) -> np.ndarray:
 
 
 def test_fused_plane_lies_on_the_true_plane_and_renders_back() -> None:
-    fusion = TsdfFusion(FusionConfig(voxel_size_m=0.0005, sdf_trunc_m=0.002, max_depth_m=0.2), K, SIZE)
+    config = FusionConfig(voxel_size_m=0.0005, sdf_trunc_m=0.002, max_depth_m=0.2, min_weight=2.0, device="CPU:0")
+    fusion = TsdfFusion(config, K, SIZE)
     poses = [
         make_se3(rotation_about_axis([0, 1, 0], angle), [x, 0.0, 0.0])
         for angle, x in [(0.0, 0.0), (0.08, -0.004), (-0.08, 0.004)]
     ]
     colour = np.full((SIZE[1], SIZE[0], 3), 180, np.uint8)
-    for T in poses:
-        fusion.integrate(colour, _plane_depth(T, 0.08), T)
+    for T in poses[:1]:
+        assert fusion.integrate(colour, _plane_depth(T, 0.08), T)
+    assert len(fusion.mesh().vertices) == 0  # one observation is below min_weight = 2
+    for T in poses[1:]:
+        assert fusion.integrate(colour, _plane_depth(T, 0.08), T)
     mesh = fusion.mesh()
     vertices = np.asarray(mesh.vertices)
     assert len(vertices) > 1000
@@ -43,8 +48,22 @@ def test_fused_plane_lies_on_the_true_plane_and_renders_back() -> None:
 def test_nan_depth_is_ignored_and_wrong_sizes_are_named() -> None:
     fusion = TsdfFusion(FusionConfig(), K, SIZE)
     depth = np.full((SIZE[1], SIZE[0]), np.nan, np.float32)
-    fusion.integrate(np.zeros((SIZE[1], SIZE[0], 3), np.uint8), depth, invert_se3(np.eye(4)))
-    assert len(fusion.mesh().vertices) == 0
+    assert not fusion.integrate(np.zeros((SIZE[1], SIZE[0], 3), np.uint8), depth, invert_se3(np.eye(4)))
+    assert fusion.frames == 0 and len(fusion.mesh().vertices) == 0
     assert np.isnan(render_mesh_depth(fusion.mesh(), K, SIZE, np.eye(4))).all()
     with pytest.raises(GeometryError, match=r"fusion expects images \(96, 128\)"):
         fusion.integrate(np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10), np.float32), np.eye(4))
+
+
+def test_culling_removes_a_surface_no_camera_sees() -> None:
+    fusion = TsdfFusion(FusionConfig(min_weight=1.0, cull_min_views=0, device="CPU:0"), K, SIZE)
+    T = np.eye(4)
+    fusion.integrate(np.full((SIZE[1], SIZE[0], 3), 128, np.uint8), _plane_depth(T, 0.08), T)
+    front = fusion.mesh()
+    # a second sheet 5 mm behind the first one, hidden from the camera
+    hidden = o3d.geometry.TriangleMesh(front).translate([0, 0, 0.005])
+    both = front + hidden
+    culled = cull_unseen(both, K, SIZE, [T], min_views=1)
+    z = np.asarray(culled.vertices)[:, 2]
+    assert len(both.triangles) == 2 * len(front.triangles)
+    assert len(culled.triangles) <= len(front.triangles) and np.all(np.abs(z - 0.08) < 0.001)

@@ -17,8 +17,6 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, ExecuteProcess
 from launch.conditions import IfCondition
-
-# Not "from launch import ...": ruff would sort it as first-party (the repo root has a launch/ link).
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, NotEqualsSubstitution
 from launch_ros.actions import Node

@@ -1,0 +1,110 @@
+"""Bad input to the replay: each gets a clear error naming what was wrong, and computed work is kept."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stereo_nerf_core.cli import main
+from stereo_nerf_core.config import load_config
+from stereo_nerf_core.io import topics
+from stereo_nerf_core.io.bag import ROSBAGS_CLASSES, BagWriter
+from stereo_nerf_core.io.errors import BagError
+from stereo_nerf_core.io.messages import array_to_image
+from stereo_nerf_core.pipeline import replay as replay_module
+from stereo_nerf_core.pipeline.errors import ReplayError
+from stereo_nerf_core.pipeline.replay import run_replay
+from stereo_nerf_core.synthetic.config import preset
+from stereo_nerf_core.synthetic.recorder import record_synthetic_bag
+from tests.conftest import CONFIG, SAMPLE_BAG
+
+
+@pytest.fixture(scope="module")
+def tiny_sqlite_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bags") / "tiny"
+    record_synthetic_bag(path, preset("tiny", storage="sqlite3", compression="none", frames=8))
+    return path
+
+
+def test_missing_bag_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(BagError, match=f"{tmp_path / 'nowhere'}: no such bag"):
+        run_replay(tmp_path / "nowhere", load_config(CONFIG), tmp_path / "out")
+
+
+def test_corrupt_file_names_the_path(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.mcap"
+    corrupt.write_bytes(b"\x89MCAP0\r\n" + bytes(range(256)) * 8)
+    with pytest.raises(BagError, match=r"corrupt\.mcap: cannot open bag"):
+        run_replay(corrupt, load_config(CONFIG), tmp_path / "out")
+
+
+def test_bag_without_camera_info_names_the_missing_topics(tmp_path: Path) -> None:
+    bag = tmp_path / "no_info"
+    image = np.zeros((16, 16, 3), np.uint8)
+    with BagWriter(bag) as writer:
+        for topic in (topics.LEFT_IMAGE, topics.RIGHT_IMAGE):
+            msg = array_to_image(ROSBAGS_CLASSES, image, encoding="rgb8", stamp_ns=1, frame_id="cam")
+            writer.write(topic, msg, 1)
+    message = f"no messages on required topic\\(s\\) {topics.LEFT_CAMERA_INFO}, {topics.RIGHT_CAMERA_INFO}"
+    with pytest.raises(ReplayError, match=message):
+        run_replay(bag, load_config(CONFIG), tmp_path / "out")
+    assert main(["replay", str(bag), "--config", str(CONFIG), "--out", str(tmp_path / "cli"), "--quiet"]) == 2
+
+
+def test_a_message_broken_half_way_keeps_the_frames_before_it(tiny_sqlite_bag: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for file in tiny_sqlite_bag.iterdir():
+        (broken / file.name).write_bytes(file.read_bytes())
+    (database,) = broken.glob("*.db3")
+    with sqlite3.connect(database) as connection:
+        (topic_id,) = connection.execute("SELECT id FROM topics WHERE name = ?", (topics.LEFT_IMAGE,)).fetchone()
+        rows = connection.execute("SELECT id FROM messages WHERE topic_id = ? ORDER BY timestamp", (topic_id,))
+        fifth = [row[0] for row in rows][4]
+        connection.execute("UPDATE messages SET data = ? WHERE id = ?", (b"\x00\x01garbage", fifth))
+    out = tmp_path / "out"
+    summary = run_replay(broken, load_config(CONFIG), out, progress=False)
+    assert not summary.complete
+    assert (
+        f"cannot deserialise a sensor_msgs/msg/Image message on topic {topics.LEFT_IMAGE}" in summary.metrics["error"]
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["complete"] is False and 3 <= metrics["frames"]["processed"] <= 4
+    assert len(list((out / "depth_prior").glob("*.png"))) == metrics["frames"]["processed"]
+    assert "PARTIAL: the bag could not be read to the end" in (out / "report.md").read_text()
+    assert metrics["methods"]["stereo_prior"]["depth"]["tissue"]["n_evaluated"] > 0
+
+
+def test_interrupted_replay_writes_a_valid_partial_report(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    original = replay_module._process
+    calls = {"n": 0}
+
+    def interrupt_after_six(*args: object) -> None:
+        calls["n"] += 1
+        if calls["n"] > 6:
+            raise KeyboardInterrupt
+        original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(replay_module, "_process", interrupt_after_six)
+    out = tmp_path / "out"
+    code = main(["replay", str(SAMPLE_BAG), "--config", str(CONFIG), "--out", str(out), "--quiet"])
+    assert code == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and metrics["frames"]["processed"] == 6
+    assert (out / "fused_mesh.ply").stat().st_size > 10_000
+    assert metrics["methods"]["tsdf_fusion"]["depth"]["tissue"]["abs_rel"] < 0.05
+    assert "PARTIAL: the replay was interrupted" in (out / "report.md").read_text()
+
+
+def test_dropped_frames_are_counted(tmp_path: Path) -> None:
+    bag = tmp_path / "drops"
+    record_synthetic_bag(bag, preset("tiny", drop_rate=0.4, frames=10))
+    summary = run_replay(bag, load_config(CONFIG), tmp_path / "out", progress=False)
+    frames = summary.metrics["frames"]
+    assert frames["dropped_left"] + frames["dropped_right"] > 0
+    assert frames["processed"] + max(frames["dropped_left"], frames["dropped_right"]) <= 10
+    assert frames["processed"] >= 3
