@@ -80,8 +80,8 @@ class FusionConfig:
     """Observations a voxel needs before its zero level becomes surface."""
     cull_min_views: int = 1
     """Keep only triangles that at least this many fused cameras see first (0 keeps everything)."""
-    block_count: int = 20000
-    """Initial capacity of the voxel-block hash map (blocks of 16^3 voxels); it grows when needed."""
+    block_count: int = 1000
+    """Initial capacity of the voxel-block hash map (blocks of 16^3 voxels, 80 kB each); it grows when needed."""
     device: str = "auto"
     """open3d device of the grid: "auto" (CUDA:0 when open3d has CUDA, else CPU:0), "CPU:0" or "CUDA:0"."""
 

@@ -104,7 +104,7 @@ def depth_comparison_figure(
         ax.set_title(name)
         figure.colorbar(shown, cax=cax, orientation="horizontal", label="depth (mm)", extend="both")
     shown = error_ax.imshow(np.ma.masked_invalid(error_mm), cmap=error_cmap, vmin=0.0, vmax=max_error_mm)
-    error_ax.set_title(f"absolute error (cap {max_depth_m * 1000.0:g} mm)")
+    error_ax.set_title(f"absolute error (depth cap {max_depth_m * 1000.0:g} mm)")
     figure.colorbar(shown, cax=error_cax, orientation="horizontal", label="|pred - gt| (mm)", extend="max")
     for ax in (image_ax, pred_ax, gt_ax, error_ax):
         ax.set_xticks([])

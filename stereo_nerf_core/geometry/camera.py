@@ -72,13 +72,19 @@ class PinholeCamera:
         return PinholeCamera(width, height, K, self.D.copy())
 
     def pixel_rays(self) -> NDArray[np.float64]:
-        """Undistorted rays ``(x, y, 1)`` of every raw pixel centre, shape (H, W, 3)."""
+        """Undistorted rays ``(x, y, 1)`` of every raw pixel centre, shape (H, W, 3), read-only (cached)."""
+        return self._pixel_rays
+
+    @cached_property
+    def _pixel_rays(self) -> NDArray[np.float64]:
         u, v = np.meshgrid(np.arange(self.width, dtype=np.float64), np.arange(self.height, dtype=np.float64))
         pixels = np.stack([u.ravel(), v.ravel()], axis=1).reshape(-1, 1, 2)
         criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-10)
         normalised = cv2.undistortPoints(pixels, self.K, self.D, criteria=criteria)
         normalised = normalised.reshape(self.height, self.width, 2)
-        return np.concatenate([normalised, np.ones((self.height, self.width, 1))], axis=2)
+        rays = np.concatenate([normalised, np.ones((self.height, self.width, 1))], axis=2)
+        rays.flags.writeable = False
+        return rays
 
     def project(self, points: ArrayLike) -> Float:
         """Raw (distorted) pixel coordinates (N, 2) of camera-frame points (N, 3)."""

@@ -17,6 +17,8 @@ from stereo_nerf_core.pipeline.outputs import write_cloud, write_mesh, write_met
 if TYPE_CHECKING:
     from stereo_nerf_core.pipeline.replay import ReplayState
 
+FIGURE_MAX_ERROR_MM = 5.0
+"""Every figure's error map uses this colour scale, so methods compare by eye."""
 METHOD_STAGES = {"stereo_prior": ("rectify", "depth_prior"), "tsdf_fusion": ("fusion", "fusion_mesh")}
 
 
@@ -103,6 +105,8 @@ def _figures(state: ReplayState) -> list[tuple[str, str]]:
     (state.out_dir / "figures").mkdir(exist_ok=True)
     for pick in picks:
         frame = state.frames[int(pick)]
+        truth = frame.ground_truth[np.isfinite(frame.ground_truth)]
+        depth_range = (float(np.percentile(truth, 1)), float(np.percentile(truth, 99))) if truth.size else None
         for method, depth in frame.predictions.items():
             relative = f"figures/{method}_frame{frame.index:05d}.png"
             depth_comparison_figure(
@@ -112,6 +116,8 @@ def _figures(state: ReplayState) -> list[tuple[str, str]]:
                 frame.ground_truth,
                 title=f"{method}, frame {frame.index}",
                 max_depth_m=state.config.evaluation.max_depth_m,
+                depth_range_m=depth_range,
+                max_error_mm=FIGURE_MAX_ERROR_MM,
             )
             figures.append((f"{method}, frame {frame.index} (left | depth | ground truth | error)", relative))
     return figures
