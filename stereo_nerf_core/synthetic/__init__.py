@@ -9,7 +9,7 @@ assembly), ``recorder`` (the bag) and ``cli`` (the ``record-synthetic`` subcomma
 
 from stereo_nerf_core.synthetic.config import PRESETS, SyntheticConfig, preset
 from stereo_nerf_core.synthetic.recorder import RecordingSummary, frame_schedule, record_synthetic_bag
-from stereo_nerf_core.synthetic.render import StereoFrame, StereoRenderer, ViewRender
+from stereo_nerf_core.synthetic.render import RenderedStereoFrame, StereoRenderer, ViewRender
 from stereo_nerf_core.synthetic.rig import StereoRig, davinci_rig
 from stereo_nerf_core.synthetic.scene import TissueSurface, true_surface_mesh, true_surface_points
 from stereo_nerf_core.synthetic.world import SyntheticWorld, build_world
@@ -17,7 +17,7 @@ from stereo_nerf_core.synthetic.world import SyntheticWorld, build_world
 __all__ = [
     "PRESETS",
     "RecordingSummary",
-    "StereoFrame",
+    "RenderedStereoFrame",
     "StereoRenderer",
     "StereoRig",
     "SyntheticConfig",

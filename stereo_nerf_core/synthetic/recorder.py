@@ -26,7 +26,7 @@ from stereo_nerf_core.io.messages import (
     view_to_camera_info,
 )
 from stereo_nerf_core.synthetic.config import SyntheticConfig
-from stereo_nerf_core.synthetic.render import StereoFrame, StereoRenderer
+from stereo_nerf_core.synthetic.render import RenderedStereoFrame, StereoRenderer
 from stereo_nerf_core.synthetic.trajectory import path_length_m, rotation_angle_deg
 from stereo_nerf_core.synthetic.world import SyntheticWorld, build_world
 
@@ -114,7 +114,7 @@ def _image(classes: MessageClasses, pixels: np.ndarray, encoding: str, stamp_ns:
 
 
 def frame_messages(
-    classes: MessageClasses, world: SyntheticWorld, frame: StereoFrame, timing: FrameTiming
+    classes: MessageClasses, world: SyntheticWorld, frame: RenderedStereoFrame, timing: FrameTiming
 ) -> list[tuple[str, Any, int]]:
     """(topic, message, log time) of one frame in log-time order, drops applied.
 

@@ -48,7 +48,7 @@ class ViewRender:
 
 
 @dataclass(frozen=True)
-class StereoFrame:
+class RenderedStereoFrame:
     """Both raw views of one instant and the pose of the left raw optical frame."""
 
     index: int
@@ -133,7 +133,7 @@ class StereoRenderer:
         self.gain = config.mid_grey_linear / world.texture.mean_luminance
         """Exposure: linear value per unit albedo of tissue facing the light at the standoff."""
 
-    def render(self, index: int, *, noise: bool | None = None) -> StereoFrame:
+    def render(self, index: int, *, noise: bool | None = None) -> RenderedStereoFrame:
         """Frame ``index``: both raw views exposed at the same instant (noise per config unless given)."""
         time_s = self.world.frame_time_s(index)
         T_world_left = self.world.trajectory.pose(time_s)
@@ -142,7 +142,7 @@ class StereoRenderer:
             side: self.render_view(side, T_world_left, time_s, self._rng(index, side) if with_noise else None)
             for side in ("left", "right")
         }
-        return StereoFrame(index, time_s, T_world_left, views["left"], views["right"])
+        return RenderedStereoFrame(index, time_s, T_world_left, views["left"], views["right"])
 
     def _rng(self, index: int, side: Side) -> np.random.Generator:
         return np.random.default_rng(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stereo_nerf_core.synthetic import (
-    StereoFrame,
+    RenderedStereoFrame,
     StereoRenderer,
     SyntheticWorld,
     build_world,
@@ -24,12 +24,12 @@ def world() -> SyntheticWorld:
 
 
 @pytest.fixture(scope="module")
-def last_frames(world: SyntheticWorld) -> dict[bool, StereoFrame]:
+def last_frames(world: SyntheticWorld) -> dict[bool, RenderedStereoFrame]:
     renderer = StereoRenderer(world)
     return {noise: renderer.render(world.config.frames - 1, noise=noise) for noise in (False, True)}
 
 
-def photometric_errors(world: SyntheticWorld, frame: StereoFrame, depth_scale: float) -> tuple[float, float]:
+def photometric_errors(world: SyntheticWorld, frame: RenderedStereoFrame, depth_scale: float) -> tuple[float, float]:
     """Mean and 99th-percentile |left - warped right| (grey levels, channel mean) over pixels that
     both cameras see (GT occlusion test against the right depth) and that carry no highlight."""
     calibration = world.rig.calibration
@@ -45,7 +45,7 @@ def photometric_errors(world: SyntheticWorld, frame: StereoFrame, depth_scale: f
 
 
 def test_right_image_warped_through_gt_depth_matches_left(
-    world: SyntheticWorld, last_frames: dict[bool, StereoFrame]
+    world: SyntheticWorld, last_frames: dict[bool, RenderedStereoFrame]
 ) -> None:
     """Measured at 160x128: 1.3 grey levels noise-free, 2.4 with noise, 3.0 with depth x 1.1."""
     assert last_frames[True].left.instrument_mask.mean() > 0.03  # occlusions are part of the test
@@ -57,7 +57,7 @@ def test_right_image_warped_through_gt_depth_matches_left(
     assert wrong_mean > 1.8 * clean_mean and wrong_mean > 2.5  # the check does catch a wrong depth
 
 
-def test_depth_lies_on_the_true_surfaces(world: SyntheticWorld, last_frames: dict[bool, StereoFrame]) -> None:
+def test_depth_lies_on_the_true_surfaces(world: SyntheticWorld, last_frames: dict[bool, RenderedStereoFrame]) -> None:
     frame = last_frames[False]
     rays = world.rig.left.pixel_rays()
     points_cam = rays * frame.left.depth[..., None].astype(np.float64)
@@ -112,7 +112,7 @@ def test_breathing_heaves_the_tissue() -> None:
 
 
 def test_exposure_mid_grey_tissue_and_small_saturated_highlights(
-    last_frames: dict[bool, StereoFrame],
+    last_frames: dict[bool, RenderedStereoFrame],
 ) -> None:
     image = last_frames[True].left.image.astype(np.float64)
     tissue = ~last_frames[True].left.instrument_mask
