@@ -33,8 +33,10 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class DepthPriorConfig:
-    """Dense stereo depth prior (OpenCV SGBM with a left-right consistency check)."""
+    """Dense stereo depth prior: the backend and its parameters."""
 
+    backend: str = "sgbm"
+    """Prior backend: "sgbm" (semi-global matching, left-right check, sub-pixel refinement)."""
     min_depth_m: float = 0.02
     """Nearest depth searched, in metres; sets the disparity range."""
     max_depth_m: float = 0.30

@@ -5,32 +5,14 @@ Works on a rectified pair; returns left-reference disparity, metric depth and a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from stereo_nerf_core.config import DepthPriorConfig
+from stereo_nerf_core.frontend.depth_prior import DepthPrior, register_prior_backend
 from stereo_nerf_core.frontend.errors import FrontendError
 from stereo_nerf_core.geometry.camera import StereoCalibration
-
-
-@dataclass(frozen=True)
-class DepthPrior:
-    """A dense prior on the rectified left grid."""
-
-    disparity: NDArray[np.float32]
-    """(H, W) disparity in pixels, left reference, 0 where none."""
-    depth: NDArray[np.float32]
-    """(H, W) depth in metres along the rectified optical axis, 0 where none."""
-    confidence: NDArray[np.float32]
-    """(H, W) confidence in [0, 1], 0 where there is no depth."""
-
-    @property
-    def valid(self) -> NDArray[np.bool_]:
-        """(H, W) pixels that carry a depth."""
-        return self.depth > 0
 
 
 def disparity_search_range(calibration: StereoCalibration, config: DepthPriorConfig) -> tuple[int, int]:
@@ -158,3 +140,19 @@ def sgbm_depth_prior(
         depth=np.where(keep, depth, 0).astype(np.float32),
         confidence=confidence,
     )
+
+
+class SgbmBackend:
+    """``depth_prior.backend: sgbm``: :func:`sgbm_depth_prior` with the configured parameters."""
+
+    def __init__(self, config: DepthPriorConfig) -> None:
+        self.config = config
+
+    def estimate(
+        self, left: NDArray[np.uint8], right: NDArray[np.uint8], calibration: StereoCalibration
+    ) -> DepthPrior:
+        """The SGBM prior of a rectified pair."""
+        return sgbm_depth_prior(left, right, calibration, self.config)
+
+
+register_prior_backend("sgbm", SgbmBackend)

@@ -8,8 +8,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stereo_nerf_core.config import DepthPriorConfig
+from stereo_nerf_core.frontend.depth_prior import DepthPrior, make_prior_backend
 from stereo_nerf_core.frontend.errors import FrontendError
-from stereo_nerf_core.frontend.sgbm import DepthPrior, sgbm_depth_prior
 from stereo_nerf_core.geometry.camera import RectifiedView, StereoCalibration
 from stereo_nerf_core.geometry.errors import GeometryError
 
@@ -55,6 +55,7 @@ class StereoDepthStage:
 
     def __init__(self, config: DepthPriorConfig) -> None:
         self.config = config
+        self.backend = make_prior_backend(config)
         self.calibrations = CalibrationCache()
 
     def process(
@@ -67,7 +68,7 @@ class StereoDepthStage:
     ) -> RectifiedDepth:
         """Raw RGB pair (H, W, 3) and the two camera models -> rectified images and depth prior."""
         calibration, left, right = self.rectify(left_rgb, right_rgb, left_view, right_view)
-        prior = sgbm_depth_prior(left, right, calibration, self.config)
+        prior = self.backend.estimate(left, right, calibration)
         return RectifiedDepth(stamp_ns, calibration, left, right, prior)
 
     def rectify(
@@ -93,4 +94,4 @@ class StereoDepthStage:
         self, left: NDArray[np.uint8], right: NDArray[np.uint8], calibration: StereoCalibration
     ) -> DepthPrior:
         """The dense prior of an already rectified pair."""
-        return sgbm_depth_prior(left, right, calibration, self.config)
+        return self.backend.estimate(left, right, calibration)
