@@ -55,8 +55,8 @@ class DepthPriorConfig:
     """Refine SGBM's disparities with Gauss-Newton steps on the photometric error (removes pixel locking)."""
 
     def __post_init__(self) -> None:
-        _check_range("depth_prior.min_depth_m", self.min_depth_m, 1e-4, 10.0)
-        _check_range("depth_prior.max_depth_m", self.max_depth_m, self.min_depth_m, 10.0)
+        _check_range("depth_prior.min_depth_m", self.min_depth_m, 1e-4, 1000.0)
+        _check_range("depth_prior.max_depth_m", self.max_depth_m, self.min_depth_m, 1000.0)
         _check_range("depth_prior.block_size", self.block_size, 1, 31)
         if self.block_size % 2 == 0:
             raise ConfigError(f"depth_prior.block_size must be odd, got {self.block_size}")

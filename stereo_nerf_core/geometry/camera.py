@@ -159,6 +159,52 @@ class StereoCalibration:
         )
         return cls(RectifiedView(left, R1, P1), RectifiedView(right, R2, P2))
 
+    @classmethod
+    def rectified(
+        cls,
+        width: int,
+        height: int,
+        *,
+        fx: float,
+        baseline_m: float,
+        cx: float | None = None,
+        cy: float | None = None,
+        fy: float | None = None,
+        cx_offset: float = 0.0,
+    ) -> StereoCalibration:
+        """A pair that is already rectified: pinhole intrinsics, no distortion, ``R = I``.
+
+        ``cx_offset`` is ``cx_left - cx_right`` (non-zero when the principal points differ).
+        """
+        if baseline_m <= 0:
+            raise GeometryError(f"baseline must be positive, got {baseline_m} m")
+        cx = (width - 1) / 2.0 if cx is None else cx
+        cy = (height - 1) / 2.0 if cy is None else cy
+        K_left = np.array([[fx, 0.0, cx], [0.0, fy or fx, cy], [0.0, 0.0, 1.0]])
+        K_right = K_left.copy()
+        K_right[0, 2] = cx - cx_offset
+        P_left = np.hstack([K_left, np.zeros((3, 1))])
+        P_right = np.hstack([K_right, np.array([[-fx * baseline_m], [0.0], [0.0]])])
+        return cls(
+            RectifiedView(PinholeCamera(width, height, K_left), np.eye(3), P_left),
+            RectifiedView(PinholeCamera(width, height, K_right), np.eye(3), P_right),
+        )
+
+    def rectified_scaled(self, width: int, height: int) -> StereoCalibration:
+        """The calibration of this pair's rectified images resampled to ``width`` x ``height``."""
+        sx, sy = width / self.size[0], height / self.size[1]
+        K = self.K_rect
+        return StereoCalibration.rectified(
+            width,
+            height,
+            fx=K[0, 0] * sx,
+            fy=K[1, 1] * sy,
+            cx=(K[0, 2] + 0.5) * sx - 0.5,
+            cy=(K[1, 2] + 0.5) * sy - 0.5,
+            baseline_m=self.baseline_m,
+            cx_offset=self.disparity_offset * sx,
+        )
+
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) of both images."""

@@ -86,9 +86,7 @@ class BagWriter:
         connection = self._connections.get(topic)
         if connection is None:
             qos = (LATCHED_QOS,) if latched else ()
-            connection = self._writer.add_connection(
-                topic, msgtype, typestore=TYPESTORE, offered_qos_profiles=qos
-            )
+            connection = self._writer.add_connection(topic, msgtype, typestore=TYPESTORE, offered_qos_profiles=qos)
             self._connections[topic] = connection
         self._writer.write(connection, int(log_time_ns), TYPESTORE.serialize_cdr(msg, msgtype))
 

@@ -9,3 +9,11 @@ class BagError(StereoNerfError):
 
 class MessageError(StereoNerfError, ValueError):
     """A message cannot be converted: unknown encoding, size mismatch, missing calibration."""
+
+
+class CalibrationFileError(StereoNerfError, ValueError):
+    """A calibration file is missing, unreadable or incomplete (the message names the file and entry)."""
+
+
+class DatasetError(StereoNerfError, ValueError):
+    """A dataset folder or file is missing, unreadable or inconsistent (the message names the file)."""
