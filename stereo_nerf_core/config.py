@@ -117,6 +117,114 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class MatchingConfig:
+    """Sparse feature matching: left-right on the rectified pair and frame to keyframe."""
+
+    method: str = "sift"
+    """Detector/matcher: "sift" (OpenCV SIFT, ratio test) or "disk_lightglue" (needs learned_weights_path)."""
+    max_features: int = 2000
+    """Most features detected per image (strongest first); 0 keeps all."""
+    ratio: float = 0.8
+    """Lowe's ratio test: keep a match when best distance < ratio * second-best distance."""
+    mutual_check: bool = True
+    """Keep only matches that are each other's best match in both directions."""
+    min_confidence: float = 0.0
+    """Matches with a lower confidence (in [0, 1]; SIFT: 1 - best / second-best distance) are dropped."""
+    max_epipolar_px: float = 1.0
+    """Largest row difference |y_left - y_right|, in pixels, of a match on the rectified pair."""
+    min_depth_m: float = 0.02
+    """Stereo matches nearer than this, in metres, are dropped (largest disparity)."""
+    max_depth_m: float = 0.30
+    """Stereo matches farther than this, in metres, are dropped (smallest positive disparity)."""
+    learned_weights_path: str = ""
+    """Torch file with {"disk": DISK state_dict, "lightglue": LightGlue state_dict} for method disk_lightglue."""
+    learned_device: str = "cpu"
+    """torch device of the learned matcher: "cpu" or "cuda" (when torch has CUDA)."""
+
+    def __post_init__(self) -> None:
+        if self.method not in ("sift", "disk_lightglue"):
+            raise ConfigError(f"matching.method must be 'sift' or 'disk_lightglue', got {self.method!r}")
+        _check_range("matching.max_features", self.max_features, 0, 1_000_000)
+        _check_range("matching.ratio", self.ratio, 0.01, 1.0)
+        _check_range("matching.min_confidence", self.min_confidence, 0.0, 1.0)
+        _check_range("matching.max_epipolar_px", self.max_epipolar_px, 0.0, 100.0)
+        _check_range("matching.min_depth_m", self.min_depth_m, 1e-4, 1000.0)
+        _check_range("matching.max_depth_m", self.max_depth_m, self.min_depth_m, 1000.0)
+        if not self.learned_device.lower().startswith(("cpu", "cuda")):
+            raise ConfigError(f"matching.learned_device must be 'cpu' or 'cuda[:N]', got {self.learned_device!r}")
+
+
+@dataclass(frozen=True)
+class OdometryConfig:
+    """Stereo visual odometry (used when the input has no poses): frame-to-keyframe tracking + PnP."""
+
+    tracker: str = "klt"
+    """Feature tracking: "klt" (Shi-Tomasi corners + pyramidal Lucas-Kanade) or "sift" (SIFT matching)."""
+    max_features: int = 500
+    """Features detected on each keyframe (outside instruments, where the depth prior has depth)."""
+    min_feature_distance_px: float = 7.0
+    """Smallest distance between two keyframe corners, in pixels (klt)."""
+    klt_window_px: int = 21
+    """Lucas-Kanade window side in pixels (klt, odd)."""
+    klt_levels: int = 3
+    """Pyramid levels above the full image for Lucas-Kanade (klt)."""
+    max_forward_backward_px: float = 0.3
+    """Largest forward-backward Lucas-Kanade disagreement, in pixels, for a track to be kept (klt; 0 disables)."""
+    ransac_reprojection_px: float = 1.0
+    """PnP RANSAC inlier threshold on the reprojection error, in pixels."""
+    ransac_iterations: int = 100
+    """Most PnP RANSAC iterations per frame."""
+    min_inliers: int = 20
+    """Fewer PnP inliers than this mark the frame as tracking lost (its pose is the last good one)."""
+    max_reprojection_px: float = 1.5
+    """A mean inlier reprojection error above this, in pixels, also marks tracking lost."""
+
+    def __post_init__(self) -> None:
+        if self.tracker not in ("klt", "sift"):
+            raise ConfigError(f"odometry.tracker must be 'klt' or 'sift', got {self.tracker!r}")
+        _check_range("odometry.max_features", self.max_features, 4, 100_000)
+        _check_range("odometry.min_feature_distance_px", self.min_feature_distance_px, 0.0, 1000.0)
+        _check_range("odometry.klt_window_px", self.klt_window_px, 3, 101)
+        if self.klt_window_px % 2 == 0:
+            raise ConfigError(f"odometry.klt_window_px must be odd, got {self.klt_window_px}")
+        _check_range("odometry.klt_levels", self.klt_levels, 0, 8)
+        _check_range("odometry.max_forward_backward_px", self.max_forward_backward_px, 0.0, 100.0)
+        _check_range("odometry.ransac_reprojection_px", self.ransac_reprojection_px, 0.01, 100.0)
+        _check_range("odometry.ransac_iterations", self.ransac_iterations, 1, 100_000)
+        _check_range("odometry.min_inliers", self.min_inliers, 4, 100_000)
+        _check_range("odometry.max_reprojection_px", self.max_reprojection_px, 0.01, 100.0)
+
+
+@dataclass(frozen=True)
+class KeyframeConfig:
+    """Keyframe selection (motion and overlap thresholds, blur rejection) and the keyframe buffer."""
+
+    min_translation_m: float = 0.003
+    """A frame this far, in metres, from the last keyframe becomes a keyframe."""
+    min_rotation_deg: float = 3.0
+    """A frame rotated this much, in degrees, from the last keyframe becomes a keyframe."""
+    min_overlap: float = 0.6
+    """A frame whose overlap with the last keyframe (share of its features tracked) falls below this becomes one."""
+    blur_relative_threshold: float = 0.5
+    """A frame is blurred when its sharpness (variance of the Laplacian) is below this share of the recent median."""
+    blur_absolute_threshold: float = 0.0
+    """A frame is blurred when its sharpness (variance of the Laplacian, grey levels^2) is below this; 0 disables."""
+    blur_history: int = 10
+    """Recent frames whose median sharpness the relative blur test compares with."""
+    buffer_capacity: int = 30
+    """Keyframes kept in the buffer; the oldest is dropped beyond it."""
+
+    def __post_init__(self) -> None:
+        _check_range("keyframes.min_translation_m", self.min_translation_m, 0.0, 100.0)
+        _check_range("keyframes.min_rotation_deg", self.min_rotation_deg, 0.0, 180.0)
+        _check_range("keyframes.min_overlap", self.min_overlap, 0.0, 1.0)
+        _check_range("keyframes.blur_relative_threshold", self.blur_relative_threshold, 0.0, 1.0)
+        _check_range("keyframes.blur_absolute_threshold", self.blur_absolute_threshold, 0.0, 1e9)
+        _check_range("keyframes.blur_history", self.blur_history, 1, 10_000)
+        _check_range("keyframes.buffer_capacity", self.buffer_capacity, 1, 1_000_000)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Every stage's parameters; loaded with :func:`load_config`."""
 
@@ -124,6 +232,9 @@ class PipelineConfig:
     depth_prior: DepthPriorConfig = field(default_factory=DepthPriorConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    odometry: OdometryConfig = field(default_factory=OdometryConfig)
+    keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
