@@ -83,6 +83,7 @@ class TsdfFusion:
         if not self.poses:
             return o3d.geometry.TriangleMesh()
         mesh = self.grid.extract_triangle_mesh(weight_threshold=self.config.min_weight).to_legacy()
+        mesh.vertex_colors = o3d.utility.Vector3dVector(np.clip(np.asarray(mesh.vertex_colors), 0.0, 1.0))
         if self.config.cull_min_views > 0 and len(mesh.triangles) > 0:
             mesh = cull_unseen(mesh, self.K, self.size, self.poses, min_views=self.config.cull_min_views)
         mesh.compute_vertex_normals()

@@ -14,6 +14,7 @@ from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, W
 from rosbags.typesys import Stores, get_typestore
 
 from stereo_nerf_core.io.errors import BagError
+from stereo_nerf_core.io.mcap_recovery import is_truncated_mcap, read_truncated_mcap
 from stereo_nerf_core.io.messages import MessageClasses
 
 TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
@@ -99,9 +100,25 @@ class TopicSummary:
     count: int
 
 
+def truncated_mcap_file(path: Path | str) -> Path | None:
+    """The mcap file of a bag that was cut off (no footer), or None for a complete bag."""
+    bag = Path(path)
+    files = sorted(bag.glob("*.mcap")) if bag.is_dir() else [bag]
+    return files[0] if len(files) == 1 and is_truncated_mcap(files[0]) else None
+
+
 def bag_topics(path: Path | str) -> dict[str, TopicSummary]:
-    """Topic name -> type and message count; raises :class:`BagError` naming the path if unreadable."""
+    """Topic name -> type and message count; raises :class:`BagError` naming the path if unreadable.
+
+    A truncated mcap (cut-off recording) is scanned instead: counts are of its complete messages.
+    """
     summary: dict[str, TopicSummary] = {}
+    truncated = truncated_mcap_file(path)
+    if truncated is not None:
+        for message in read_truncated_mcap(truncated):
+            previous = summary.get(message.topic)
+            summary[message.topic] = TopicSummary(message.msgtype, 1 + (previous.count if previous else 0))
+        return summary
     with _BagOpener(Path(path)) as reader:
         for connection in reader.connections:
             previous = summary.get(connection.topic)
@@ -110,15 +127,33 @@ def bag_topics(path: Path | str) -> dict[str, TopicSummary]:
     return summary
 
 
+def _read_truncated(bag: Path, mcap: Path, wanted: set[str] | None) -> Iterator[BagMessage]:
+    for message in read_truncated_mcap(mcap):
+        if wanted is not None and message.topic not in wanted:
+            continue
+        try:
+            msg = TYPESTORE.deserialize_cdr(message.data, message.msgtype)
+        except Exception as error:
+            raise BagError(
+                f"{bag}: cannot deserialise a {message.msgtype} message on topic {message.topic}: {error}"
+            ) from error
+        yield BagMessage(message.topic, message.msgtype, message.log_time_ns, msg)
+
+
 def read_messages(path: Path | str, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
     """Messages of ``topics`` (all when None) in log-time order.
 
     Missing topics are not an error here (callers decide what they require); a message that
     cannot be read or deserialised raises :class:`BagError` naming the bag and the topic, after every
-    earlier message was yielded, so callers keep what they computed.
+    earlier message was yielded, so callers keep what they computed. A cut-off mcap recording (no
+    footer) yields its complete messages (see :mod:`stereo_nerf_core.io.mcap_recovery`).
     """
     bag = Path(path)
     wanted = None if topics is None else set(topics)
+    truncated = truncated_mcap_file(bag)
+    if truncated is not None:
+        yield from _read_truncated(bag, truncated, wanted)
+        return
     with _BagOpener(bag) as reader:
         connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
         iterator = reader.messages(connections=connections)

@@ -22,7 +22,7 @@ from stereo_nerf_core.fusion.tsdf import TsdfFusion
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
 from stereo_nerf_core.io import topics
-from stereo_nerf_core.io.bag import bag_topics, read_messages
+from stereo_nerf_core.io.bag import bag_topics, read_messages, truncated_mcap_file
 from stereo_nerf_core.io.errors import BagError
 from stereo_nerf_core.pipeline.errors import ReplayError
 from stereo_nerf_core.pipeline.evaluation import DepthScoreboard, EvaluatedFrame
@@ -104,6 +104,11 @@ def run_replay(
     """Replay ``bag`` into ``out_dir`` and return the metrics written to ``metrics.json``."""
     state = ReplayState(Path(bag), Path(out_dir), config, scoreboard=DepthScoreboard(config.evaluation))
     available = check_bag(state.bag)
+    truncated = truncated_mcap_file(state.bag)
+    if truncated is not None:
+        state.notes.append(
+            f"{truncated.name} was cut off (no mcap footer): replayed the complete messages before the cut."
+        )
     counts = {topic: item.count for topic, item in bag_topics(state.bag).items()}
     state.out_dir.mkdir(parents=True, exist_ok=True)
     stage = StereoDepthStage(config.depth_prior)

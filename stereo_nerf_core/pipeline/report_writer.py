@@ -65,6 +65,7 @@ def write_replay_outputs(state: ReplayState) -> dict[str, Any]:
         "stage_timings": state.timer.summary(),
         "parameters": flatten_parameters(state.config),
         "figures": [path for _, path in figures],
+        "notes": list(state.notes),
     }
     write_metrics(state.out_dir / "metrics.json", document)
     write_report(

@@ -42,3 +42,14 @@ def test_missing_and_corrupt_bags_are_named(tmp_path: Path) -> None:
     junk.write_bytes(b"not a database" * 100)
     with pytest.raises(BagError, match=r"junk\.db3: cannot open bag"):
         list(read_messages(junk))
+
+
+def test_a_damaged_record_in_a_cut_off_mcap_is_named(tmp_path: Path) -> None:
+    import struct
+
+    damaged = tmp_path / "damaged.mcap"
+    # a complete chunk record whose compressed payload is garbage
+    body = struct.pack("<QQQI", 0, 0, 100, 0) + struct.pack("<I", 4) + b"zstd" + struct.pack("<Q", 5) + b"junk!"
+    damaged.write_bytes(b"\x89MCAP0\r\n" + bytes([0x06]) + struct.pack("<Q", len(body)) + body)
+    with pytest.raises(BagError, match=r"damaged\.mcap: damaged mcap record at byte 8"):
+        list(read_messages(damaged))

@@ -35,11 +35,15 @@ def test_missing_bag_names_the_path(tmp_path: Path) -> None:
         run_replay(tmp_path / "nowhere", load_config(CONFIG), tmp_path / "out")
 
 
-def test_corrupt_file_names_the_path(tmp_path: Path) -> None:
+def test_corrupt_files_name_the_path(tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.mcap"
-    corrupt.write_bytes(b"\x89MCAP0\r\n" + bytes(range(256)) * 8)
+    corrupt.write_bytes(bytes(range(256)) * 8)
     with pytest.raises(BagError, match=r"corrupt\.mcap: cannot open bag"):
         run_replay(corrupt, load_config(CONFIG), tmp_path / "out")
+    headed = tmp_path / "headed.mcap"  # an mcap header followed by noise: nothing readable
+    headed.write_bytes(b"\x89MCAP0\r\n" + bytes(range(256)) * 8)
+    with pytest.raises(ReplayError, match=r"headed\.mcap: bag has no messages on required topic"):
+        run_replay(headed, load_config(CONFIG), tmp_path / "out")
 
 
 def test_bag_without_camera_info_names_the_missing_topics(tmp_path: Path) -> None:
@@ -108,3 +112,16 @@ def test_dropped_frames_are_counted(tmp_path: Path) -> None:
     assert frames["dropped_left"] + frames["dropped_right"] > 0
     assert frames["processed"] + max(frames["dropped_left"], frames["dropped_right"]) <= 10
     assert frames["processed"] >= 3
+
+
+def test_a_cut_off_mcap_recording_is_replayed_up_to_the_cut(tmp_path: Path) -> None:
+    bag = tmp_path / "cut"
+    bag.mkdir()
+    (source,) = SAMPLE_BAG.glob("*.mcap")
+    (bag / "metadata.yaml").write_bytes((SAMPLE_BAG / "metadata.yaml").read_bytes())
+    (bag / source.name).write_bytes(source.read_bytes()[: 6_000_000])  # a recorder that lost power
+    summary = run_replay(bag, load_config(CONFIG), tmp_path / "out", progress=False)
+    frames = summary.metrics["frames"]
+    assert 5 <= frames["processed"] <= 12  # 6 of 24.6 MB: about a quarter of the 44 frames
+    assert any("was cut off (no mcap footer)" in note for note in summary.metrics["notes"])
+    assert summary.metrics["methods"]["stereo_prior"]["depth"]["tissue"]["abs_rel"] < 0.012
