@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +48,7 @@ class BagWriter:
 
     Use as a context manager; connections are added on a topic's first message. ``compression="zstd"``
     compresses mcap chunks (standard mcap chunk compression) or, for sqlite3, each message.
+    ``custom_data`` (string keys and values) goes into ``metadata.yaml``'s ``custom_data``.
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class BagWriter:
         *,
         storage: Literal["mcap", "sqlite3"] = "mcap",
         compression: Literal["none", "zstd"] = "none",
+        custom_data: Mapping[str, str] | None = None,
     ) -> None:
         plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}.get(storage)
         if plugin is None:
@@ -69,6 +71,8 @@ class BagWriter:
         if compression == "zstd":
             mode = CompressionMode.STORAGE if plugin == StoragePlugin.MCAP else CompressionMode.MESSAGE
             self._writer.set_compression(mode, CompressionFormat.ZSTD)
+        for key, value in (custom_data or {}).items():
+            self._writer.set_custom_data(str(key), str(value))
         self._connections: dict[str, Any] = {}
 
     def __enter__(self) -> BagWriter:

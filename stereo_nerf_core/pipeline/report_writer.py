@@ -106,8 +106,7 @@ def _figures(state: ReplayState) -> list[tuple[str, str]]:
     (state.out_dir / "figures").mkdir(exist_ok=True)
     for pick in picks:
         frame = state.frames[int(pick)]
-        truth = frame.ground_truth[np.isfinite(frame.ground_truth)]
-        depth_range = (float(np.percentile(truth, 1)), float(np.percentile(truth, 99))) if truth.size else None
+        depth_range = _depth_range(frame.ground_truth)
         for method, depth in frame.predictions.items():
             relative = f"figures/{method}_frame{frame.index:05d}.png"
             depth_comparison_figure(
@@ -122,6 +121,16 @@ def _figures(state: ReplayState) -> list[tuple[str, str]]:
             )
             figures.append((f"{method}, frame {frame.index} (left | depth | ground truth | error)", relative))
     return figures
+
+
+def _depth_range(truth: np.ndarray) -> tuple[float, float] | None:
+    """Colour range (metres) of a depth figure: the truth's 1st-99th percentiles, at least 1 mm wide."""
+    values = truth[np.isfinite(truth)]
+    if values.size == 0:
+        return None
+    low, high = float(np.percentile(values, 1)), float(np.percentile(values, 99))
+    middle = 0.5 * (low + high)
+    return (min(low, middle - 0.0005), max(high, middle + 0.0005))
 
 
 def _protocol(state: ReplayState) -> dict[str, Any]:
