@@ -174,7 +174,11 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> None:
         "--depth-scale", type=float, help=f"depth PNG values per metre (default {DEFAULT_DEPTH_SCALE:g}: millimetres)"
     )
     endonerf.add_argument("--invert-masks", action="store_true", help="masks hold 0 on tools (default: 255 = tool)")
-    endonerf.add_argument("--pose-convention", choices=POSE_CONVENTIONS, help="poses_bounds.npy axes (default opengl, as EndoNeRF's own loader reads them)")
+    endonerf.add_argument(
+        "--pose-convention",
+        choices=POSE_CONVENTIONS,
+        help="poses_bounds.npy axes (default opengl, as EndoNeRF's own loader reads them)",
+    )
     dtu = parser.add_argument_group("dtu")
     dtu.add_argument(
         "--world", choices=WORLDS, help="metric (DTU world in metres, default) or normalised (unit sphere)"
