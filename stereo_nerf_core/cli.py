@@ -38,12 +38,16 @@ def add_replay_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
+    from stereo_nerf_core.frontend.prior_cli import add_depth_prior_parser
+    from stereo_nerf_core.importers.cli import add_import_parser
     from stereo_nerf_core.synthetic.cli import add_record_synthetic_parser
 
     parser = argparse.ArgumentParser(prog="stereo-nerf", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_record_synthetic_parser(subparsers)
     add_replay_parser(subparsers)
+    add_depth_prior_parser(subparsers)
+    add_import_parser(subparsers)
     return parser
 
 

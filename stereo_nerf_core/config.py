@@ -36,7 +36,8 @@ class DepthPriorConfig:
     """Dense stereo depth prior: the backend and its parameters."""
 
     backend: str = "sgbm"
-    """Prior backend: "sgbm" (semi-global matching, left-right check, sub-pixel refinement)."""
+    """Prior backend: "sgbm" (semi-global matching, row alignment, left-right check, hole filling, sub-pixel
+    refinement), "seeded" (grown from sparse SIFT matches by NCC) or "torchscript" (a network, model_path)."""
     min_depth_m: float = 0.02
     """Nearest depth searched, in metres; sets the disparity range."""
     max_depth_m: float = 0.30
@@ -53,6 +54,24 @@ class DepthPriorConfig:
     """Disparity variation within a speckle blob, in pixels."""
     subpixel_refinement: bool = True
     """Refine SGBM's disparities with Gauss-Newton steps on the photometric error (removes pixel locking)."""
+    sgbm_downscale: int = 2
+    """SGBM matches the pair downscaled by this factor (1: full resolution, 2, 4); refinement runs at full size."""
+    vertical_correction: bool = True
+    """Estimate the rows' residual misalignment from sparse matches on each pair and remove it before matching."""
+    max_vertical_offset_px: float = 8.0
+    """Refuse a pair whose sparse matches' median |y_left - y_right| exceeds this (px): not rectified; 0 disables."""
+    fill_holes: bool = True
+    """Fill pixels without a reliable match by image-guided interpolation (marked filled, lower confidence)."""
+    filled_confidence: float = 0.3
+    """Confidence of a filled pixel next to a match; it halves every 7 px further away."""
+    seed_search_px: int = 3
+    """seeded backend: disparity search around the interpolated sparse seeds, +- this many pixels."""
+    seed_min_ncc: float = 0.5
+    """seeded backend: smallest 7x7 normalised cross-correlation for a pixel to join the grown region."""
+    model_path: str = ""
+    """torchscript backend: TorchScript stereo network ((1,3,H,W) left, right in [0, 1] -> (1,1,H,W) disparity px)."""
+    device: str = "auto"
+    """torchscript backend: torch device, "auto" (CUDA when available, else CPU), "cpu" or "cuda"."""
 
     def __post_init__(self) -> None:
         _check_range("depth_prior.min_depth_m", self.min_depth_m, 1e-4, 1000.0)
@@ -64,6 +83,14 @@ class DepthPriorConfig:
         _check_range("depth_prior.lr_max_diff_px", self.lr_max_diff_px, 0.0, 100.0)
         _check_range("depth_prior.speckle_window", self.speckle_window, 0, 100_000)
         _check_range("depth_prior.speckle_range", self.speckle_range, 0, 100)
+        if self.sgbm_downscale not in (1, 2, 4):
+            raise ConfigError(f"depth_prior.sgbm_downscale must be 1, 2 or 4, got {self.sgbm_downscale}")
+        _check_range("depth_prior.max_vertical_offset_px", self.max_vertical_offset_px, 0.0, 1000.0)
+        _check_range("depth_prior.filled_confidence", self.filled_confidence, 0.0, 1.0)
+        _check_range("depth_prior.seed_search_px", self.seed_search_px, 1, 16)
+        _check_range("depth_prior.seed_min_ncc", self.seed_min_ncc, -1.0, 1.0)
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"depth_prior.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
 
 @dataclass(frozen=True)
@@ -128,8 +155,12 @@ class MatchingConfig:
     """Lowe's ratio test: keep a match when best distance < ratio * second-best distance."""
     mutual_check: bool = True
     """Keep only matches that are each other's best match in both directions."""
-    min_confidence: float = 0.0
+    min_confidence: float = 0.3
     """Matches with a lower confidence (in [0, 1]; SIFT: 1 - best / second-best distance) are dropped."""
+    sift_contrast_threshold: float = 0.02
+    """SIFT's contrast threshold (OpenCV default 0.04 finds ~8x fewer features on low-contrast endoscopy)."""
+    subpixel_window_px: int = 11
+    """Refine stereo matches' right positions with Lucas-Kanade in a window of this side (px, odd); 0 disables."""
     max_epipolar_px: float = 1.0
     """Largest row difference |y_left - y_right|, in pixels, of a match on the rectified pair."""
     min_depth_m: float = 0.02
@@ -147,6 +178,10 @@ class MatchingConfig:
         _check_range("matching.max_features", self.max_features, 0, 1_000_000)
         _check_range("matching.ratio", self.ratio, 0.01, 1.0)
         _check_range("matching.min_confidence", self.min_confidence, 0.0, 1.0)
+        _check_range("matching.sift_contrast_threshold", self.sift_contrast_threshold, 0.0, 1.0)
+        _check_range("matching.subpixel_window_px", self.subpixel_window_px, 0, 101)
+        if self.subpixel_window_px and self.subpixel_window_px % 2 == 0:
+            raise ConfigError(f"matching.subpixel_window_px must be odd or 0, got {self.subpixel_window_px}")
         _check_range("matching.max_epipolar_px", self.max_epipolar_px, 0.0, 100.0)
         _check_range("matching.min_depth_m", self.min_depth_m, 1e-4, 1000.0)
         _check_range("matching.max_depth_m", self.max_depth_m, self.min_depth_m, 1000.0)
@@ -224,6 +259,22 @@ class KeyframeConfig:
         _check_range("keyframes.buffer_capacity", self.buffer_capacity, 1, 1_000_000)
 
 
+POSE_SOURCES = ("odometry", "tf", "ground_truth")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where camera poses come from."""
+
+    pose_source: str = "odometry"
+    """"odometry" (stereo visual odometry), "tf" (world -> left optical frame on /tf, e.g. robot
+    kinematics) or "ground_truth" (the bag's /ground_truth/pose: an oracle for experiments)."""
+
+    def __post_init__(self) -> None:
+        if self.pose_source not in POSE_SOURCES:
+            raise ConfigError(f"tracking.pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}")
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Every stage's parameters; loaded with :func:`load_config`."""
@@ -235,6 +286,7 @@ class PipelineConfig:
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     odometry: OdometryConfig = field(default_factory=OdometryConfig)
     keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:

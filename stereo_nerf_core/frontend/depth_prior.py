@@ -28,11 +28,30 @@ class DepthPrior:
     """(H, W) depth in metres along the rectified optical axis, 0 where none."""
     confidence: NDArray[np.float32]
     """(H, W) confidence in [0, 1], 0 where there is no depth."""
+    filled: NDArray[np.bool_] | None = None
+    """(H, W) pixels whose depth comes from hole filling rather than a match; ``None``: nothing filled."""
 
     @property
     def valid(self) -> NDArray[np.bool_]:
         """(H, W) pixels that carry a depth."""
         return self.depth > 0
+
+    @property
+    def matched(self) -> NDArray[np.bool_]:
+        """(H, W) pixels whose depth comes from a match (valid and not filled)."""
+        return self.valid if self.filled is None else self.valid & ~self.filled
+
+    def without_filled(self) -> DepthPrior:
+        """The raw prior: the same maps with the filled pixels emptied (0)."""
+        if self.filled is None:
+            return self
+        keep = ~self.filled
+        return DepthPrior(
+            disparity=np.where(keep, self.disparity, 0).astype(np.float32),
+            depth=np.where(keep, self.depth, 0).astype(np.float32),
+            confidence=np.where(keep, self.confidence, 0).astype(np.float32),
+            filled=None,
+        )
 
 
 class PriorBackend(Protocol):
@@ -69,4 +88,4 @@ def make_prior_backend(config: DepthPriorConfig) -> PriorBackend:
 
 def _load_builtin_backends() -> None:
     # Imported here so each backend module registers itself without an import cycle.
-    from stereo_nerf_core.frontend import sgbm  # noqa: F401
+    from stereo_nerf_core.frontend import seeded, sgbm, torchscript_prior  # noqa: F401

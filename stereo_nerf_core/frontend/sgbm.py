@@ -1,18 +1,48 @@
-"""Dense depth prior from OpenCV SGBM with a left-right consistency check.
+"""``depth_prior.backend: sgbm``: semi-global matching with row alignment, left-right check, hole filling
+and sub-pixel refinement.
 
-Works on a rectified pair; returns left-reference disparity, metric depth and a confidence map.
+Per rectified pair (H, W[, 3]) uint8:
+
+1. the pair is downscaled by ``sgbm_downscale`` (area averaging) for matching;
+2. with ``vertical_correction``, the rows' residual misalignment is estimated from sparse
+   Lucas-Kanade matches and removed from the right image (:mod:`~stereo_nerf_core.frontend.vertical`);
+   a pair whose median misalignment exceeds ``max_vertical_offset_px`` is refused as not rectified;
+3. OpenCV SGBM (3-way) matches the left image, and the mirrored pair gives the right-reference
+   disparity; a left pixel is kept when both agree within ``lr_max_diff_px`` (full-resolution pixels);
+4. with ``fill_holes``, the other pixels are filled by image-guided interpolation
+   (:mod:`~stereo_nerf_core.frontend.hole_filling`) and marked in :attr:`DepthPrior.filled`, except
+   where the filled disparity would put the match outside the right image (no stereo evidence);
+5. the disparity is upsampled to the input size and refined there by Gauss-Newton steps on the
+   photometric error (``subpixel_refinement``, :func:`~stereo_nerf_core.frontend.refine.refine_subpixel`),
+   which also removes SGBM's pixel locking;
+6. depth ``fx * B / (d - disparity_offset)``; pixels outside ``[min_depth_m, max_depth_m]`` are emptied.
+
+Confidence: ``exp(-0.5 (e / (tol / 2))^2)`` of the left-right disagreement ``e`` on matched pixels;
+``filled_confidence`` on filled pixels next to a match, halving every 7 px (input pixels) further away.
+:meth:`DepthPrior.without_filled` (or ``fill_holes: false``) gives the raw, unfilled prior.
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from stereo_nerf_core.config import DepthPriorConfig
+from stereo_nerf_core.frontend.confidence import left_right_check, lr_confidence
 from stereo_nerf_core.frontend.depth_prior import DepthPrior, register_prior_backend
 from stereo_nerf_core.frontend.errors import FrontendError
+from stereo_nerf_core.frontend.hole_filling import fill_with_confidence
+from stereo_nerf_core.frontend.refine import grey, pixel_grid, refine_subpixel
+from stereo_nerf_core.frontend.sparse_stereo import sparse_disparity_field
+from stereo_nerf_core.frontend.vertical import VerticalModel, align_right_rows, estimate_vertical_model
 from stereo_nerf_core.geometry.camera import StereoCalibration
+
+__all__ = ["SgbmBackend", "check_rectified_pair", "disparity_search_range", "refine_subpixel", "sgbm_depth_prior"]
+
+F32 = NDArray[np.float32]
 
 
 def disparity_search_range(calibration: StereoCalibration, config: DepthPriorConfig) -> tuple[int, int]:
@@ -24,6 +54,18 @@ def disparity_search_range(calibration: StereoCalibration, config: DepthPriorCon
     low = max(low - 1, 0)
     count = max(16, int(np.ceil((high - low) / 16.0)) * 16)
     return low, count
+
+
+def check_rectified_pair(left: NDArray[np.generic], right: NDArray[np.generic], calibration: StereoCalibration) -> None:
+    """Raise :class:`FrontendError` unless ``left``/``right`` are same-size uint8 images of the calibration's size."""
+    if left.shape != right.shape:
+        raise FrontendError(f"left and right images differ in size: {left.shape} vs {right.shape}")
+    if left.dtype != np.uint8 or right.dtype != np.uint8:
+        raise FrontendError(f"the depth prior needs uint8 images, got {left.dtype} and {right.dtype}")
+    if left.ndim not in (2, 3) or (left.ndim == 3 and left.shape[2] != 3):
+        raise FrontendError(f"images must be (H, W) grey or (H, W, 3) RGB, got {left.shape}")
+    if left.shape[1::-1] != calibration.size:
+        raise FrontendError(f"images are {left.shape[1]}x{left.shape[0]}, calibration is {calibration.size}")
 
 
 def _matcher(min_disparity: int, num_disparities: int, config: DepthPriorConfig) -> cv2.StereoSGBM:
@@ -43,102 +85,141 @@ def _matcher(min_disparity: int, num_disparities: int, config: DepthPriorConfig)
     )
 
 
-def _grey(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-
-
-def _match(matcher: cv2.StereoSGBM, left: NDArray[np.uint8], right: NDArray[np.uint8], pad: int) -> NDArray[np.float32]:
+def _match(matcher: cv2.StereoSGBM, left: NDArray[np.uint8], right: NDArray[np.uint8], pad: int) -> F32:
     """SGBM disparity (px) of the whole left image: SGBM leaves its first ``pad`` columns empty, so pad first."""
     padded_left = cv2.copyMakeBorder(left, 0, 0, pad, 0, cv2.BORDER_REPLICATE)
     padded_right = cv2.copyMakeBorder(right, 0, 0, pad, 0, cv2.BORDER_REPLICATE)
     return matcher.compute(padded_left, padded_right)[:, pad:].astype(np.float32) / 16.0
 
 
-def refine_subpixel(
-    left: NDArray[np.uint8],
-    right: NDArray[np.uint8],
-    disparity: NDArray[np.float32],
-    *,
-    window: int = 11,
-    steps: int = 2,
-    max_shift: float = 0.3,
-    highpass: int = 15,
-) -> NDArray[np.float32]:
-    """Remove SGBM's pixel-locking bias with 1-D Gauss-Newton steps on the windowed photometric error.
+def _downscale(image: NDArray[np.uint8], scale: int) -> NDArray[np.uint8]:
+    if scale == 1:
+        return image
+    height, width = image.shape[:2]
+    return cv2.resize(image, (width // scale, height // scale), interpolation=cv2.INTER_AREA)
 
-    Each step warps the right image by the current disparity ``d`` and solves
-    ``I_l(x) = I_r(x - d - delta)`` for ``delta`` in a ``window`` box; steps larger than 1 px
-    (depth edges, low texture) are not taken, and the result stays within ``max_shift`` px of
-    SGBM's own sub-pixel estimate. Both images are high-passed (minus a ``highpass`` box mean) so
-    brightness differences between the views (vignetting, view-dependent highlights) do not bias
-    the steps; warping is bicubic, which keeps interpolation from pulling towards whole pixels.
-    Pixels with ``d <= 0`` are left as they are.
-    """
-    grey_left = _grey(left).astype(np.float32)
-    grey_right = _grey(right).astype(np.float32)
-    grey_left -= cv2.blur(grey_left, (highpass, highpass))
-    grey_right -= cv2.blur(grey_right, (highpass, highpass))
-    gradient_right = cv2.Sobel(grey_right, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-    height, width = disparity.shape
-    columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    valid = disparity > 0
-    refined = disparity.copy()
-    for _ in range(steps):
-        map_x = columns - refined
-        warped = cv2.remap(grey_right, map_x, rows, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        slope = cv2.remap(gradient_right, map_x, rows, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        residual = grey_left - warped
-        numerator = cv2.boxFilter(slope * residual, -1, (window, window), normalize=False)
-        denominator = cv2.boxFilter(slope * slope, -1, (window, window), normalize=False)
-        delta = np.where(denominator > 1e-3, -numerator / np.maximum(denominator, 1e-3), 0.0)
-        step = np.where(valid & (np.abs(delta) < 1.0), delta, 0.0)
-        refined = np.clip(refined + step, disparity - max_shift, disparity + max_shift).astype(np.float32)
-    return np.where(valid, refined, disparity).astype(np.float32)
+
+def _upsample(values: F32, weight: F32, size: tuple[int, int]) -> F32:
+    """Bilinear upsampling of ``values`` (h, w) where ``weight`` (h, w) > 0, normalised so holes do not bleed in."""
+    top = cv2.resize(values * weight, size, interpolation=cv2.INTER_LINEAR)
+    bottom = cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)
+    return np.where(bottom > 1e-3, top / np.maximum(bottom, 1e-3), 0.0).astype(np.float32)
+
+
+MIN_MATCHING_WIDTH_PX = 256
+"""``sgbm_downscale`` never makes the matched images narrower than this (SGBM degrades on tiny images)."""
+
+
+def _working_scale(width: int, height: int, requested: int) -> int:
+    scale = max(1, requested)
+    while scale > 1 and (width // scale < MIN_MATCHING_WIDTH_PX or height // scale < 32):
+        scale //= 2
+    return scale
+
+
+def _aligned_right(
+    small_left: NDArray[np.uint8],
+    small_right: NDArray[np.uint8],
+    config: DepthPriorConfig,
+    scale: int,
+    search: tuple[int, int],
+) -> tuple[NDArray[np.uint8], VerticalModel]:
+    """The right matching image with its rows aligned to the left ones, and the vertical model used."""
+    height, width = small_left.shape
+    if not config.vertical_correction:
+        return small_right, VerticalModel.identity(width, height)
+    model, points, sparse = estimate_vertical_model(
+        small_left,
+        small_right,
+        min_disparity=search[0],
+        max_disparity=search[0] + search[1],
+        max_offset_px=config.max_vertical_offset_px if config.max_vertical_offset_px > 0 else math.inf,
+        scale_to_input=scale,
+    )
+    guess = sparse_disparity_field(points, sparse, width, height)
+    return align_right_rows(small_right, model, guess), model
+
+
+def _consistent_matches(
+    small_left: NDArray[np.uint8],
+    small_right: NDArray[np.uint8],
+    config: DepthPriorConfig,
+    scale: int,
+    search: tuple[int, int],
+) -> tuple[F32, NDArray[np.bool_], F32]:
+    """Left disparity (h, w) kept by the left-right check, the kept pixels and their confidence."""
+    matcher = _matcher(search[0], search[1], config)
+    pad = search[0] + search[1]
+    disparity_left = _match(matcher, small_left, small_right, pad)
+    mirrored = _match(
+        matcher, np.ascontiguousarray(small_right[:, ::-1]), np.ascontiguousarray(small_left[:, ::-1]), pad
+    )
+    tolerance = config.lr_max_diff_px / scale  # in matching pixels
+    disagreement, consistent, _ = left_right_check(
+        disparity_left, np.ascontiguousarray(mirrored[:, ::-1]), max_diff_px=tolerance, min_disparity=search[0]
+    )
+    confidence = np.where(consistent, lr_confidence(disagreement, max_diff_px=tolerance), 0).astype(np.float32)
+    return np.where(consistent, disparity_left, 0).astype(np.float32), consistent, confidence
 
 
 def sgbm_depth_prior(
     left: NDArray[np.uint8], right: NDArray[np.uint8], calibration: StereoCalibration, config: DepthPriorConfig
 ) -> DepthPrior:
-    """SGBM prior of a rectified pair (H, W[, 3]) uint8.
-
-    The right-reference disparity comes from matching the mirrored pair; a left pixel is kept when
-    the right disparity at its match agrees within ``config.lr_max_diff_px`` and its depth lies in
-    ``[min_depth_m, max_depth_m]``. Confidence falls with the left-right disagreement.
-    """
-    if left.shape != right.shape:
-        raise FrontendError(f"left and right images differ in size: {left.shape} vs {right.shape}")
-    if left.dtype != np.uint8 or right.dtype != np.uint8:
-        raise FrontendError(f"the SGBM prior needs uint8 images, got {left.dtype} and {right.dtype}")
-    if left.shape[1::-1] != calibration.size:
-        raise FrontendError(f"images are {left.shape[1]}x{left.shape[0]}, calibration is {calibration.size}")
-    grey_left, grey_right = _grey(left), _grey(right)
+    """The SGBM prior (see the module docstring) of a rectified uint8 pair (H, W[, 3])."""
+    check_rectified_pair(left, right, calibration)
+    grey_left, grey_right = grey(left), grey(right)
+    height, width = grey_left.shape
     low, count = disparity_search_range(calibration, config)
-    matcher = _matcher(low, count, config)
-    pad = low + count
-    disparity_left = _match(matcher, grey_left, grey_right, pad)
-    mirrored = _match(matcher, np.ascontiguousarray(grey_right[:, ::-1]), np.ascontiguousarray(grey_left[:, ::-1]), pad)
-    disparity_right = np.ascontiguousarray(mirrored[:, ::-1])
+    scale = _working_scale(width, height, config.sgbm_downscale)
+    small_left, small_right = _downscale(grey_left, scale), _downscale(grey_right, scale)
+    small_height, small_width = small_left.shape
+    search = (low // scale, max(16, math.ceil(((low + count) / scale - low // scale) / 16.0) * 16))
+    small_right, model = _aligned_right(small_left, small_right, config, scale, search)
+    small, consistent, small_confidence = _consistent_matches(small_left, small_right, config, scale, search)
+    filled_small = np.zeros_like(consistent)
+    if config.fill_holes:
+        small, filled_small, small_confidence = fill_with_confidence(
+            small,
+            consistent,
+            small_confidence,
+            _downscale(left, scale),
+            filled_confidence=config.filled_confidence,
+            pixel_scale=scale,
+        )
+    has_value = consistent | filled_small
 
-    height, width = disparity_left.shape
-    found = disparity_left >= low
-    columns = np.arange(width, dtype=np.float32)[None, :] - disparity_left
-    match_x = np.clip(np.rint(columns), 0, width - 1).astype(np.intp)
-    right_at_match = disparity_right[np.arange(height)[:, None], match_x]
-    disagreement = np.abs(disparity_left - right_at_match)
-    consistent = found & (columns >= 0) & (right_at_match >= low) & (disagreement <= config.lr_max_diff_px)
-
-    disparity_left = np.where(consistent, disparity_left, 0).astype(np.float32)
+    size = (width, height)
+    disparity = _upsample(small, has_value.astype(np.float32), size) * np.float32(scale)
+    present = cv2.resize(has_value.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    filled = cv2.resize(filled_small.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    disparity[~present] = 0.0
     if config.subpixel_refinement:
-        disparity_left = refine_subpixel(grey_left, grey_right, disparity_left)
-    depth = calibration.depth_from_disparity(disparity_left)
-    in_range = (depth >= config.min_depth_m) & (depth <= config.max_depth_m)
-    keep = consistent & in_range
-    scale = max(config.lr_max_diff_px, 1e-3)
-    confidence = np.where(keep, np.exp(-0.5 * (disagreement / (0.5 * scale)) ** 2), 0).astype(np.float32)
+        offset = None
+        if not model.is_identity:  # smooth: evaluated on the matching grid, then resized
+            columns, rows = pixel_grid(small_height, small_width)
+            offset = cv2.resize(model.offset(columns, rows, small), size, interpolation=cv2.INTER_LINEAR) * np.float32(
+                scale
+            )
+        disparity = refine_subpixel(
+            grey_left,
+            grey_right,
+            disparity,
+            max_shift=0.3 if scale == 1 else 0.5 * scale,  # the downscaled estimate is good to half its pixel
+            vertical_offset=offset,
+        )
+    depth = calibration.depth_from_disparity(disparity)
+    keep = present & (depth >= config.min_depth_m) & (depth <= config.max_depth_m)
+    # matched confidence interpolates smoothly; a filled pixel keeps its own (never a matched neighbour's)
+    confidence = np.where(
+        filled,
+        cv2.resize(small_confidence, size, interpolation=cv2.INTER_NEAREST),
+        cv2.resize(small_confidence, size, interpolation=cv2.INTER_LINEAR),
+    )
     return DepthPrior(
-        disparity=np.where(keep, disparity_left, 0).astype(np.float32),
+        disparity=np.where(keep, disparity, 0).astype(np.float32),
         depth=np.where(keep, depth, 0).astype(np.float32),
-        confidence=confidence,
+        confidence=np.where(keep, np.clip(confidence, 0.0, 1.0), 0).astype(np.float32),
+        filled=(filled & keep) if config.fill_holes else None,
     )
 
 
@@ -148,9 +229,7 @@ class SgbmBackend:
     def __init__(self, config: DepthPriorConfig) -> None:
         self.config = config
 
-    def estimate(
-        self, left: NDArray[np.uint8], right: NDArray[np.uint8], calibration: StereoCalibration
-    ) -> DepthPrior:
+    def estimate(self, left: NDArray[np.uint8], right: NDArray[np.uint8], calibration: StereoCalibration) -> DepthPrior:
         """The SGBM prior of a rectified pair."""
         return sgbm_depth_prior(left, right, calibration, self.config)
 

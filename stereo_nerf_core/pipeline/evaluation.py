@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import open3d as o3d
@@ -11,6 +12,12 @@ from numpy.typing import NDArray
 from stereo_nerf_core.config import EvaluationConfig
 from stereo_nerf_core.eval.depth_metrics import DepthErrorAccumulator, DepthMetrics
 from stereo_nerf_core.eval.surface_metrics import SurfaceMetrics, surface_metrics
+from stereo_nerf_core.eval.trajectory import (
+    SimilarityTransform,
+    absolute_trajectory_error,
+    align_poses,
+    relative_pose_error,
+)
 from stereo_nerf_core.geometry.depth_maps import backproject
 
 REGIONS = ("all", "tissue")
@@ -30,6 +37,9 @@ class EvaluatedFrame:
     tissue: NDArray[np.bool_]
     """(H, W) tissue region: not instrument, not specular."""
     T_world_camera: NDArray[np.float64] | None
+    """(4, 4) the pipeline's pose of the rectified left camera (None: no pose, not fused)."""
+    T_world_camera_truth: NDArray[np.float64] | None = None
+    """(4, 4) ground-truth pose of the rectified left camera, when the input has it."""
     predictions: dict[str, NDArray[np.float32]] = field(default_factory=dict)
     """Depth (H, W, metres) of each scored method, kept for figures."""
 
@@ -66,11 +76,12 @@ def ground_truth_cloud(frames: list[EvaluatedFrame], K: NDArray[np.float64]) -> 
     """World points (N, 3) of every frame's tissue ground truth, thinned to a voxel grid."""
     chunks = []
     for frame in frames:
-        if frame.T_world_camera is None:
+        if frame.T_world_camera_truth is None:
             continue
         keep = frame.tissue & np.isfinite(frame.ground_truth)
         points = backproject(np.nan_to_num(frame.ground_truth), K)[keep].astype(np.float64)
-        chunks.append(points @ frame.T_world_camera[:3, :3].T + frame.T_world_camera[:3, 3])
+        T = frame.T_world_camera_truth
+        chunks.append(points @ T[:3, :3].T + T[:3, 3])
     if not chunks:
         return np.zeros((0, 3))
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.concatenate(chunks)))
@@ -78,11 +89,35 @@ def ground_truth_cloud(frames: list[EvaluatedFrame], K: NDArray[np.float64]) -> 
 
 
 def score_surface(
-    mesh: o3d.geometry.TriangleMesh, frames: list[EvaluatedFrame], K: NDArray[np.float64]
+    mesh: o3d.geometry.TriangleMesh,
+    frames: list[EvaluatedFrame],
+    K: NDArray[np.float64],
+    alignment: SimilarityTransform | None,
 ) -> SurfaceMetrics | None:
-    """Accuracy and completeness of a fused mesh against the ground-truth cloud; None without one."""
+    """Accuracy and completeness of a fused mesh against the ground-truth cloud; None without one.
+
+    ``alignment`` maps the pipeline's world (odometry starts at identity) into the ground truth's.
+    """
     reference = ground_truth_cloud(frames, K)
     vertices = np.asarray(mesh.vertices)
+    if alignment is not None and len(vertices):
+        vertices = alignment.apply_points(vertices)
     if len(reference) == 0 or len(vertices) == 0:
         return None
     return surface_metrics(vertices, reference)
+
+
+def score_trajectory(
+    estimated: list[NDArray[np.float64]], truth: list[NDArray[np.float64]]
+) -> tuple[dict[str, Any], SimilarityTransform] | None:
+    """ATE (rigid alignment: stereo is metric) and per-frame RPE of paired poses; None below 3 pairs.
+
+    The returned alignment uses orientations as well as positions: positions alone leave the
+    rotation about a short, nearly straight path free, which would tilt surfaces far from it.
+    """
+    if len(estimated) < 3:
+        return None
+    ate = absolute_trajectory_error(np.stack(estimated), np.stack(truth), with_scale=False)
+    rpe = relative_pose_error(np.stack(estimated), np.stack(truth), delta=1)
+    alignment = align_poses(np.stack(estimated), np.stack(truth), with_scale=False)
+    return {"frames": len(estimated), "ate": ate.as_dict(), "rpe": rpe.as_dict()}, alignment

@@ -57,7 +57,9 @@ class StereoFrame:
     ground_truth_depth: NDArray[np.float32] | None
     """(H, W) metres on the left raw grid (Z of the raw frame), NaN where none."""
     T_world_left: NDArray[np.float64] | None
-    """(4, 4) pose of the left raw optical frame."""
+    """(4, 4) pose of the left raw optical frame from /tf (a robot's kinematics, for example)."""
+    T_world_left_truth: NDArray[np.float64] | None
+    """(4, 4) ground-truth pose of the left raw optical frame (/ground_truth/pose; evaluation only)."""
 
 
 @dataclass
@@ -101,7 +103,7 @@ class FrameAssembler:
         self.sync: ApproximateTimeSync[CameraImage] = ApproximateTimeSync(sync)
         self.settle_ns = int(settle_s * 1e9)
         self.views: dict[str, RectifiedView] = {}
-        self.masks, self.depths, self.poses = _Stamped(), _Stamped(), _Stamped()
+        self.masks, self.depths, self.poses, self.truth_poses = _Stamped(), _Stamped(), _Stamped(), _Stamped()
         self.pending: deque[StampedPair[CameraImage]] = deque()
         self.report = StreamReport()
         self.frames = 0
@@ -133,9 +135,10 @@ class FrameAssembler:
                 instrument_mask=self.masks.find(pair.stamp_ns),
                 ground_truth_depth=self.depths.find(pair.stamp_ns),
                 T_world_left=self.poses.find(pair.stamp_ns),
+                T_world_left_truth=self.truth_poses.find(pair.stamp_ns),
             )
             self.frames += 1
-            for store in (self.masks, self.depths, self.poses):
+            for store in (self.masks, self.depths, self.poses, self.truth_poses):
                 store.prune(pair.stamp_ns - STAMP_TOLERANCE_NS)
             yield frame
 
@@ -154,14 +157,12 @@ class FrameAssembler:
             self.depths.add(stamp_ns(msg.header), np.where(depth > 0, depth, np.nan).astype(np.float32))
         elif topic == topics.GROUND_TRUTH_POSE:
             if msg.header.frame_id == topics.WORLD_FRAME:
-                self.poses.add(stamp_ns(msg.header), pose_to_matrix(msg.pose))
+                self.truth_poses.add(stamp_ns(msg.header), pose_to_matrix(msg.pose))
         elif topic == topics.TF:
             for transform in msg.transforms:
                 parent, child = transform.header.frame_id, transform.child_frame_id
                 if parent == topics.WORLD_FRAME and child == topics.LEFT_OPTICAL_FRAME:
-                    stamp = stamp_ns(transform.header)
-                    if self.poses.find(stamp) is None:
-                        self.poses.add(stamp, transform_to_matrix(transform.transform))
+                    self.poses.add(stamp_ns(transform.header), transform_to_matrix(transform.transform))
 
     def _accept_image(self, topic: str, msg: Any) -> None:
         info_topic = topics.LEFT_CAMERA_INFO if topic == topics.LEFT_IMAGE else topics.RIGHT_CAMERA_INFO

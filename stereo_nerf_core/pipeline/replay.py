@@ -1,7 +1,8 @@
 """Offline replay: a bag through the same stages the nodes run, scored against its ground truth.
 
-Stages per synchronised pair: rectification, SGBM depth prior (``stereo_prior``), TSDF fusion with
-the bag's poses (``tsdf_fusion``). Interrupting (Ctrl-C) or a bag that breaks off part-way still
+Stages per synchronised pair: rectification, the dense depth prior (``stereo_prior``), the camera
+pose (stereo odometry by default, see :mod:`stereo_nerf_core.pipeline.poses`) and TSDF fusion
+(``tsdf_fusion``). Interrupting (Ctrl-C) or a bag that breaks off part-way still
 writes every output for the frames processed so far, marked partial.
 """
 
@@ -28,6 +29,7 @@ from stereo_nerf_core.pipeline.errors import ReplayError
 from stereo_nerf_core.pipeline.evaluation import DepthScoreboard, EvaluatedFrame
 from stereo_nerf_core.pipeline.frames import FrameAssembler, StereoFrame
 from stereo_nerf_core.pipeline.outputs import depth_png_path, write_depth_png
+from stereo_nerf_core.pipeline.poses import FramePose, PoseSource
 from stereo_nerf_core.pipeline.report_writer import write_replay_outputs
 from stereo_nerf_core.pipeline.stages import StereoDepthStage
 from stereo_nerf_core.pipeline.timing import StageTimer
@@ -55,6 +57,8 @@ class ReplayState:
     stream: dict[str, Any] = field(default_factory=dict)
     scoreboard: DepthScoreboard | None = None
     notes: list[str] = field(default_factory=list)
+    poses: PoseSource | None = None
+    trajectory: list[tuple[int, FramePose]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,9 @@ def run_replay(
     max_frames: int | None = None,
 ) -> ReplaySummary:
     """Replay ``bag`` into ``out_dir`` and return the metrics written to ``metrics.json``."""
-    state = ReplayState(Path(bag), Path(out_dir), config, scoreboard=DepthScoreboard(config.evaluation))
+    state = ReplayState(
+        Path(bag), Path(out_dir), config, scoreboard=DepthScoreboard(config.evaluation), poses=PoseSource(config)
+    )
     available = check_bag(state.bag)
     truncated = truncated_mcap_file(state.bag)
     if truncated is not None:
@@ -140,6 +146,7 @@ def run_replay(
 
 def _process(state: ReplayState, stage: StereoDepthStage, frame: StereoFrame) -> None:
     timer = state.timer
+    assert state.poses is not None
     try:
         with timer.stage("rectify"):
             calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
@@ -155,7 +162,10 @@ def _process(state: ReplayState, stage: StereoDepthStage, frame: StereoFrame) ->
     instrument = np.zeros(prior.depth.shape, bool)
     if frame.instrument_mask is not None:
         instrument = calibration.rectify_left_nearest(frame.instrument_mask.astype(np.uint8)) > 0
-    T_world_camera = None if frame.T_world_left is None else frame.T_world_left @ calibration.T_raw_rect
+    with timer.stage("tracking"):
+        pose = state.poses.pose(frame, calibration, left, prior, instrument)
+    state.trajectory.append((frame.stamp_ns, pose))
+    T_world_camera = pose.T_world_camera
     if T_world_camera is not None:
         with timer.stage("fusion"):
             if state.fusion is None:
@@ -166,7 +176,9 @@ def _process(state: ReplayState, stage: StereoDepthStage, frame: StereoFrame) ->
         with timer.stage("evaluation"):
             tissue = ~instrument & ~specular_mask(left)
             ground_truth = rectify_left_depth(calibration, frame.ground_truth_depth)
-            evaluated = EvaluatedFrame(frame.index, frame.stamp_ns, left, ground_truth, tissue, T_world_camera)
+            evaluated = EvaluatedFrame(
+                frame.index, frame.stamp_ns, left, ground_truth, tissue, T_world_camera, pose.T_world_camera_truth
+            )
             evaluated.predictions["stereo_prior"] = prior.depth
             state.frames.append(evaluated)
             assert state.scoreboard is not None

@@ -10,8 +10,9 @@ from stereo_nerf_core import __version__
 from stereo_nerf_core.config import flatten_parameters
 from stereo_nerf_core.eval.figures import depth_comparison_figure
 from stereo_nerf_core.eval.report import write_report
+from stereo_nerf_core.eval.trajectory import SimilarityTransform
 from stereo_nerf_core.fusion.tsdf import MeshRaycaster, mesh_point_cloud
-from stereo_nerf_core.pipeline.evaluation import score_surface
+from stereo_nerf_core.pipeline.evaluation import score_surface, score_trajectory
 from stereo_nerf_core.pipeline.outputs import write_cloud, write_mesh, write_metrics
 
 if TYPE_CHECKING:
@@ -19,11 +20,12 @@ if TYPE_CHECKING:
 
 FIGURE_MAX_ERROR_MM = 5.0
 """Every figure's error map uses this colour scale, so methods compare by eye."""
-METHOD_STAGES = {"stereo_prior": ("rectify", "depth_prior"), "tsdf_fusion": ("fusion", "fusion_mesh")}
+METHOD_STAGES = {"stereo_prior": ("rectify", "depth_prior"), "tsdf_fusion": ("tracking", "fusion", "fusion_mesh")}
 
 
 def write_replay_outputs(state: ReplayState) -> dict[str, Any]:
     """Write every output of ``state`` (complete or partial) and return the metrics document."""
+    trajectory, alignment = _trajectory(state)
     surface = None
     if state.fusion is not None and state.fusion.frames > 0 and state.calibration is not None:
         with state.timer.stage("fusion_mesh"):
@@ -44,7 +46,7 @@ def write_replay_outputs(state: ReplayState) -> dict[str, Any]:
                     rendered, _ = raycaster.cast(K, size, frame.T_world_camera)
                     frame.predictions["tsdf_fusion"] = rendered
                     state.scoreboard.add("tsdf_fusion", rendered, frame)
-            surface = score_surface(mesh, state.frames, K)
+            surface = score_surface(mesh, state.frames, K, alignment)
     methods = _methods(state, surface)
     figures = _figures(state)
     document = {
@@ -62,6 +64,7 @@ def write_replay_outputs(state: ReplayState) -> dict[str, Any]:
         },
         "protocol": _protocol(state),
         "methods": methods,
+        "trajectory": trajectory,
         "stage_timings": state.timer.summary(),
         "parameters": flatten_parameters(state.config),
         "figures": [path for _, path in figures],
@@ -76,6 +79,27 @@ def write_replay_outputs(state: ReplayState) -> dict[str, Any]:
         notes=_notes(state, document),
     )
     return document
+
+
+def _trajectory(state: ReplayState) -> tuple[dict[str, Any], SimilarityTransform | None]:
+    """Pose source, lost frames and, with ground truth, ATE/RPE and the alignment into the truth's world."""
+    source = state.config.tracking.pose_source
+    lost = state.poses.lost if state.poses is not None else 0
+    summary: dict[str, Any] = {"pose_source": source, "frames_without_pose": sum(
+        1 for _, pose in state.trajectory if pose.T_world_camera is None
+    ), "tracking_lost": lost}
+    pairs = [
+        (pose.T_world_camera, pose.T_world_camera_truth)
+        for _, pose in state.trajectory
+        if pose.T_world_camera is not None and pose.T_world_camera_truth is not None
+    ]
+    scored = score_trajectory([a for a, _ in pairs], [b for _, b in pairs])
+    if scored is None:
+        return summary, None
+    errors, alignment = scored
+    summary.update(errors)
+    summary["T_truth_world"] = alignment.matrix().tolist()  # maps the outputs' world into the ground truth's
+    return summary, alignment
 
 
 def _methods(state: ReplayState, surface: Any) -> dict[str, dict[str, Any]]:
@@ -123,6 +147,21 @@ def _figures(state: ReplayState) -> list[tuple[str, str]]:
     return figures
 
 
+def _trajectory_note(trajectory: dict[str, Any]) -> str:
+    source = {"odometry": "stereo visual odometry", "tf": "/tf", "ground_truth": "ground truth (oracle)"}
+    text = f"Camera poses: {source.get(trajectory['pose_source'], trajectory['pose_source'])}"
+    if "ate" in trajectory:
+        ate, rpe = trajectory["ate"], trajectory["rpe"]
+        text += (
+            f"; against ground truth over {trajectory['frames']} frames: ATE RMSE {1000 * ate['rmse_m']:.3f} mm "
+            f"(rigid alignment), RPE {1000 * rpe['translation_rmse_m']:.3f} mm and "
+            f"{rpe['rotation_rmse_deg']:.3f} deg per frame"
+        )
+    if trajectory["frames_without_pose"]:
+        text += f"; {trajectory['frames_without_pose']} frames had no pose and were not fused"
+    return text + "."
+
+
 def _depth_range(truth: np.ndarray) -> tuple[float, float] | None:
     """Colour range (metres) of a depth figure: the truth's 1st-99th percentiles, at least 1 mm wide."""
     values = truth[np.isfinite(truth)]
@@ -160,6 +199,7 @@ def _notes(state: ReplayState, document: dict[str, Any]) -> list[str]:
         f"Frames: {frames['processed']} pairs processed, {frames.get('dropped_left', 0)} left and "
         f"{frames.get('dropped_right', 0)} right images dropped by the synchroniser.",
     ]
+    notes.append(_trajectory_note(document["trajectory"]))
     if state.interrupted:
         notes.append("PARTIAL: the replay was interrupted; these results cover the frames processed so far.")
     if state.error:

@@ -46,7 +46,7 @@ def test_pairs_carry_their_side_data_and_drops_are_counted(small_rig: StereoCali
     assembler = FrameAssembler(SyncConfig(slop_s=0.005, queue_size=5))
     frames = list(assembler.frames_from(stream))
     assert [f.stamp_ns - T0 for f in frames] == [0, 100 * MS, 300 * MS]
-    assert [f.T_world_left[0, 3] for f in frames if f.T_world_left is not None] == [0.0, 0.001, 0.003]
+    assert [f.T_world_left_truth[0, 3] for f in frames if f.T_world_left_truth is not None] == [0.0, 0.001, 0.003]
     assert frames[0].instrument_mask is None and frames[0].ground_truth_depth is None
     assert assembler.sync.stats.as_dict() == {"pairs": 3, "dropped_left": 1, "dropped_right": 0}
 

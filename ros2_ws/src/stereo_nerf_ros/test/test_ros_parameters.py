@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -64,7 +65,8 @@ def test_yaml_names_and_values_equal_the_defaults() -> None:
 
 
 def test_groups() -> None:
-    assert pipeline_groups() == ("sync", "depth_prior", "fusion", "evaluation")
+    assert pipeline_groups() == tuple(group.name for group in dataclasses.fields(PipelineConfig))
+    assert {"sync", "depth_prior", "fusion", "evaluation"} <= set(pipeline_groups())
     assert set(PARAMETER_GROUPS) <= set(pipeline_groups())
     assert default_parameters() == flatten_parameters(PipelineConfig())
     assert set(default_parameters(["sync"])) == {"sync.slop_s", "sync.queue_size"}

@@ -1,0 +1,397 @@
+"""Stereo visual odometry for inputs without poses: frame-to-keyframe tracking + PnP, metric by construction.
+
+Each keyframe keeps features (outside instruments, where its stereo depth prior has depth) with
+their 3-D points in the keyframe's rectified left frame. Every new frame is tracked to the current
+keyframe -- pyramidal Lucas-Kanade from the keyframe with the previous frame's positions as the
+initial guess and a forward-backward check (``odometry.tracker: klt``), or SIFT matching (``sift``)
+-- and its pose comes from PnP with RANSAC (``cv2.solvePnPRansac``) refined by Levenberg-Marquardt
+on the inliers (``cv2.solvePnPRefineLM``). The depth prior is metric, so the poses are too.
+
+A frame becomes the next keyframe when :class:`~stereo_nerf_core.frontend.keyframes.KeyframeSelector`
+says so (translation, rotation, overlap; never a blurred frame). A frame that cannot be tracked
+(too few tracks or inliers, or a large reprojection error) is flagged ``tracking_lost`` and keeps
+the last pose; tracking then restarts from that frame as a new keyframe at the last pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from stereo_nerf_core.config import KeyframeConfig, MatchingConfig, OdometryConfig
+from stereo_nerf_core.frontend.depth_prior import DepthPrior
+from stereo_nerf_core.frontend.errors import FrontendError
+from stereo_nerf_core.frontend.keyframes import KeyframeBuffer, KeyframeSelector
+from stereo_nerf_core.frontend.matching import detect_sift, match_descriptors
+from stereo_nerf_core.geometry.camera import StereoCalibration
+from stereo_nerf_core.geometry.transforms import invert_se3, make_se3
+
+F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    """Pose and diagnostics of one tracked frame."""
+
+    frame_index: int
+    T_world_camera: F64
+    """(4, 4) pose of the rectified left camera; the last good pose when ``tracking_lost``."""
+    tracking_lost: bool
+    tracked: int
+    """Keyframe features found in this frame (before RANSAC)."""
+    inliers: int
+    """PnP RANSAC inliers."""
+    reprojection_error_px: float
+    """Mean reprojection error of the inliers after refinement (NaN when lost)."""
+    overlap: float
+    """Share of the keyframe's features that are inliers in this frame."""
+    keyframe_index: int
+    """Frame index of the keyframe this frame was tracked against (-1: none)."""
+    is_keyframe: bool
+    """This frame became the new keyframe."""
+    keyframe_reason: str
+    """Why it did ("first", "translation", "rotation", "overlap", "lost"), "blurred" if rejected, else ""."""
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """A frame that later frames are tracked against."""
+
+    frame_index: int
+    T_world_camera: F64
+    """(4, 4)."""
+    image: NDArray[np.uint8]
+    """(H, W) grey rectified left image."""
+    points_2d: F32
+    """(N, 2) feature positions (x, y) in the keyframe."""
+    points_3d: F32
+    """(N, 3) the features' points in the keyframe's rectified left frame, metres."""
+    descriptors: F32 | None
+    """(N, 128) SIFT descriptors (``sift`` tracker), else None."""
+
+
+def _grey(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise FrontendError(f"odometry needs an (H, W) or (H, W, 3) uint8 image, got {image.dtype} {image.shape}")
+    return image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+
+
+def sample_depth(depth: NDArray[np.float32], points: F32, *, max_relative_step: float = 0.02) -> F32:
+    """Depth (N,) at sub-pixel ``points`` (N, 2): bilinear, 0 where any neighbour lacks depth or across an edge.
+
+    An edge is where the bilinear value and the nearest pixel's depth differ by more than
+    ``max_relative_step`` of the depth.
+    """
+    if len(points) == 0:
+        return np.zeros(0, np.float32)
+    x = points[:, 0].astype(np.float32).reshape(-1, 1)
+    y = points[:, 1].astype(np.float32).reshape(-1, 1)
+    valid = (depth > 0).astype(np.float32)
+    bilinear = cv2.remap(depth, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).ravel()
+    coverage = cv2.remap(valid, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).ravel()
+    nearest = cv2.remap(depth, x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT).ravel()
+    good = (coverage > 0.999) & (nearest > 0) & (np.abs(bilinear - nearest) <= max_relative_step * nearest)
+    return np.where(good, bilinear, 0).astype(np.float32)
+
+
+class StereoOdometry:
+    """Frame-to-keyframe stereo visual odometry on the rectified left image (see the module docstring).
+
+    Not thread-safe: one instance per image stream. Keyframes are kept in :attr:`keyframes`
+    (a thread-safe bounded buffer other threads may read).
+    """
+
+    def __init__(
+        self,
+        calibration: StereoCalibration,
+        *,
+        config: OdometryConfig | None = None,
+        keyframe_config: KeyframeConfig | None = None,
+        matching_config: MatchingConfig | None = None,
+        initial_pose: ArrayLike | None = None,
+    ) -> None:
+        self.calibration = calibration
+        self.K = calibration.K_rect
+        self.config = config or OdometryConfig()
+        self.keyframe_config = keyframe_config or KeyframeConfig()
+        self.matching_config = matching_config or MatchingConfig()
+        pose = np.eye(4) if initial_pose is None else np.asarray(initial_pose, dtype=np.float64)
+        if pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
+            raise FrontendError(f"initial_pose must be a finite (4, 4) matrix, got shape {pose.shape}")
+        self.pose: F64 = pose.copy()
+        self.selector = KeyframeSelector(self.keyframe_config)
+        self.keyframes: KeyframeBuffer[Keyframe] = KeyframeBuffer(self.keyframe_config.buffer_capacity)
+        self.keyframe: Keyframe | None = None
+        self._guess: F32 = np.zeros((0, 2), np.float32)
+        self._T_camera_keyframe: F64 = np.eye(4)
+        self.frames = 0
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """Lucas-Kanade window (w, h)."""
+        return (self.config.klt_window_px, self.config.klt_window_px)
+
+    def track(
+        self, left: NDArray[np.uint8], prior: DepthPrior, *, exclude: NDArray[np.bool_] | None = None
+    ) -> TrackingResult:
+        """Track one rectified left image (H, W[, 3]) uint8 with its depth prior; ``exclude`` (H, W) bool marks
+        pixels (instruments) where no feature may be used. Returns the pose and diagnostics; never raises on
+        tracking failure (only on malformed inputs)."""
+        grey = _grey(left)
+        if grey.shape[::-1] != self.calibration.size:
+            raise FrontendError(f"image is {grey.shape[1]}x{grey.shape[0]}, calibration is {self.calibration.size}")
+        if prior.depth.shape != grey.shape:
+            raise FrontendError(f"depth prior is {prior.depth.shape}, expected the image's {grey.shape}")
+        if exclude is not None and exclude.shape != grey.shape:
+            raise FrontendError(f"exclude mask is {exclude.shape}, expected the image's {grey.shape}")
+        index = self.frames
+        self.frames += 1
+        if self.keyframe is None:
+            return self._start(index, grey, prior, exclude)
+        keyframe = self.keyframe
+        if self.config.tracker == "klt":
+            keep, current = self._track_klt(keyframe, grey, exclude)
+        else:
+            keep, current = self._track_sift(keyframe, grey, exclude)
+        tracked = len(keep)
+        solved = self._solve(keyframe.points_3d[keep], current) if tracked >= max(self.config.min_inliers, 6) else None
+        if solved is None:
+            return self._lost(index, grey, prior, exclude, tracked, inliers=0, error=float("nan"))
+        T_camera_keyframe, inliers, error = solved
+        if inliers < self.config.min_inliers or error > self.config.max_reprojection_px:
+            return self._lost(index, grey, prior, exclude, tracked, inliers=inliers, error=error)
+        self._T_camera_keyframe = T_camera_keyframe
+        self.pose = keyframe.T_world_camera @ invert_se3(T_camera_keyframe)
+        overlap = inliers / max(len(keyframe.points_2d), 1)
+        decision = self.selector.consider(self.pose, overlap=overlap, image=grey)
+        made = decision.is_keyframe and self._make_keyframe(index, grey, prior, exclude)
+        if decision.is_keyframe and not made:  # no usable features: keep tracking the old keyframe
+            self.selector.reset(keyframe.T_world_camera)
+        return TrackingResult(
+            frame_index=index,
+            T_world_camera=self.pose.copy(),
+            tracking_lost=False,
+            tracked=tracked,
+            inliers=inliers,
+            reprojection_error_px=error,
+            overlap=overlap,
+            keyframe_index=keyframe.frame_index,
+            is_keyframe=made,
+            keyframe_reason=decision.reason,
+        )
+
+    def _start(
+        self, index: int, grey: NDArray[np.uint8], prior: DepthPrior, exclude: NDArray[np.bool_] | None
+    ) -> TrackingResult:
+        """The first frame (or the first with enough depth) becomes the keyframe at the current pose."""
+        made = self._make_keyframe(index, grey, prior, exclude)
+        if made:
+            self.selector.reset(self.pose)
+            self.selector.consider(self.pose, image=grey)  # enters the sharpness history
+        count = len(self.keyframe.points_2d) if made and self.keyframe is not None else 0
+        return TrackingResult(
+            frame_index=index,
+            T_world_camera=self.pose.copy(),
+            tracking_lost=not made,
+            tracked=count,
+            inliers=count,
+            reprojection_error_px=0.0 if made else float("nan"),
+            overlap=1.0 if made else 0.0,
+            keyframe_index=index if made else -1,
+            is_keyframe=made,
+            keyframe_reason="first" if made else "",
+        )
+
+    def _lost(
+        self,
+        index: int,
+        grey: NDArray[np.uint8],
+        prior: DepthPrior,
+        exclude: NDArray[np.bool_] | None,
+        tracked: int,
+        *,
+        inliers: int,
+        error: float,
+    ) -> TrackingResult:
+        """Keep the last pose; restart from this frame as a keyframe at that pose unless it is blurred."""
+        keyframe_index = self.keyframe.frame_index if self.keyframe is not None else -1
+        decision = self.selector.consider(self.pose, overlap=0.0, image=grey)
+        blurred = decision.reason == "blurred"
+        restarted = not blurred and self._make_keyframe(index, grey, prior, exclude)
+        if restarted:
+            self.selector.reset(self.pose)
+        elif self.keyframe is not None:
+            self.selector.reset(self.keyframe.T_world_camera)
+        return TrackingResult(
+            frame_index=index,
+            T_world_camera=self.pose.copy(),
+            tracking_lost=True,
+            tracked=tracked,
+            inliers=inliers,
+            reprojection_error_px=error,
+            overlap=0.0,
+            keyframe_index=keyframe_index,
+            is_keyframe=restarted,
+            keyframe_reason="lost" if restarted else ("blurred" if blurred else ""),
+        )
+
+    def _make_keyframe(
+        self,
+        index: int,
+        grey: NDArray[np.uint8],
+        prior: DepthPrior,
+        exclude: NDArray[np.bool_] | None,
+    ) -> bool:
+        """Make this frame the keyframe if it has at least ``min_inliers`` features with depth."""
+        allowed = prior.depth > 0
+        filled = getattr(prior, "filled", None)  # hole-filled depth is interpolated, not measured: not used
+        if filled is not None:
+            allowed &= ~filled
+        if exclude is not None:
+            allowed &= ~exclude
+        mask = cv2.erode(allowed.astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+        descriptors: F32 | None = None
+        if self.config.tracker == "klt":
+            corners = cv2.goodFeaturesToTrack(
+                grey, self.config.max_features, 0.01, self.config.min_feature_distance_px, mask=mask, blockSize=7
+            )
+            # whole-pixel corners: Lucas-Kanade tracks the patch around whatever position is given
+            points = np.zeros((0, 2), np.float32) if corners is None else corners.reshape(-1, 2).astype(np.float32)
+        else:
+            features = detect_sift(
+                grey,
+                max_features=self.config.max_features,
+                contrast_threshold=self.matching_config.sift_contrast_threshold,
+                exclude=mask == 0,
+            )
+            points, descriptors = features.keypoints, features.descriptors
+        depth = sample_depth(prior.depth, points)
+        good = depth > 0
+        if len(points):  # sub-pixel keypoints (SIFT) can round onto an excluded or depthless pixel
+            rows = np.clip(np.rint(points[:, 1]).astype(int), 0, grey.shape[0] - 1)
+            columns = np.clip(np.rint(points[:, 0]).astype(int), 0, grey.shape[1] - 1)
+            good &= allowed[rows, columns]
+        if int(good.sum()) < self.config.min_inliers:
+            return False
+        points, depth = points[good].astype(np.float32), depth[good].astype(np.float64)
+        K = self.K
+        xyz = np.stack(
+            [(points[:, 0] - K[0, 2]) / K[0, 0] * depth, (points[:, 1] - K[1, 2]) / K[1, 1] * depth, depth], axis=1
+        ).astype(np.float32)
+        keyframe = Keyframe(
+            frame_index=index,
+            T_world_camera=self.pose.copy(),
+            image=grey.copy(),
+            points_2d=points,
+            points_3d=xyz,
+            descriptors=None if descriptors is None else descriptors[good],
+        )
+        self.keyframe = keyframe
+        self.keyframes.push(keyframe)
+        self._guess = points.copy()
+        self._T_camera_keyframe = np.eye(4)
+        return True
+
+    def _track_klt(
+        self,
+        keyframe: Keyframe,
+        grey: NDArray[np.uint8],
+        exclude: NDArray[np.bool_] | None,
+    ) -> tuple[NDArray[np.intp], F32]:
+        """Indices of the keyframe features tracked into ``grey`` and their positions (M, 2)."""
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+        start = keyframe.points_2d.reshape(-1, 1, 2)
+        try:
+            forward, status, _ = cv2.calcOpticalFlowPyrLK(
+                keyframe.image,
+                grey,
+                start,
+                self._guess.reshape(-1, 1, 2).copy(),
+                winSize=self.window,
+                maxLevel=self.config.klt_levels,
+                criteria=criteria,
+                flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+            )
+            ok = status.reshape(-1) == 1
+            if self.config.max_forward_backward_px > 0:
+                backward, back_status, _ = cv2.calcOpticalFlowPyrLK(
+                    grey,
+                    keyframe.image,
+                    forward,
+                    start.copy(),
+                    winSize=self.window,
+                    maxLevel=self.config.klt_levels,
+                    criteria=criteria,
+                    flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+                )
+                drift = np.linalg.norm(backward.reshape(-1, 2) - keyframe.points_2d, axis=1)
+                ok &= (back_status.reshape(-1) == 1) & (drift <= self.config.max_forward_backward_px)
+        except cv2.error:
+            return np.zeros(0, np.intp), np.zeros((0, 2), np.float32)
+        points = forward.reshape(-1, 2).astype(np.float32)
+        height, width = grey.shape
+        ok &= np.all(np.isfinite(points), axis=1)
+        ok &= (points[:, 0] >= 0) & (points[:, 0] <= width - 1) & (points[:, 1] >= 0) & (points[:, 1] <= height - 1)
+        if exclude is not None and ok.any():
+            rows = np.clip(np.rint(points[:, 1]).astype(int), 0, height - 1)
+            columns = np.clip(np.rint(points[:, 0]).astype(int), 0, width - 1)
+            ok &= ~exclude[rows, columns]
+        self._guess = np.where(ok[:, None], points, self._guess).astype(np.float32)
+        keep = np.flatnonzero(ok)
+        return keep, points[keep]
+
+    def _track_sift(
+        self, keyframe: Keyframe, grey: NDArray[np.uint8], exclude: NDArray[np.bool_] | None
+    ) -> tuple[NDArray[np.intp], F32]:
+        features = detect_sift(
+            grey,
+            max_features=self.config.max_features,
+            contrast_threshold=self.matching_config.sift_contrast_threshold,
+            exclude=exclude,
+        )
+        assert keyframe.descriptors is not None
+        index_keyframe, index_current, _, _ = match_descriptors(
+            keyframe.descriptors,
+            features.descriptors,
+            ratio=self.matching_config.ratio,
+            mutual_check=self.matching_config.mutual_check,
+        )
+        return index_keyframe.astype(np.intp), features.keypoints[index_current]
+
+    def _solve(self, points_3d: F32, points_2d: F32) -> tuple[F64, int, float] | None:
+        """(T_camera_keyframe, inliers, mean inlier reprojection error) by PnP RANSAC + LM, or None."""
+        guess = self._T_camera_keyframe
+        rvec, _ = cv2.Rodrigues(guess[:3, :3])
+        tvec = guess[:3, 3].reshape(3, 1).copy()
+        object_points = points_3d.astype(np.float64).reshape(-1, 1, 3)
+        image_points = points_2d.astype(np.float64).reshape(-1, 1, 2)
+        try:
+            found, rvec, tvec, inliers = cv2.solvePnPRansac(
+                object_points,
+                image_points,
+                self.K,
+                None,
+                rvec,
+                tvec,
+                useExtrinsicGuess=True,
+                iterationsCount=self.config.ransac_iterations,
+                reprojectionError=self.config.ransac_reprojection_px,
+                confidence=0.999,
+                flags=cv2.SOLVEPNP_ITERATIVE,
+            )
+            if not found or inliers is None or len(inliers) < 4:
+                return None
+            chosen = inliers.reshape(-1)
+            rvec, tvec = cv2.solvePnPRefineLM(object_points[chosen], image_points[chosen], self.K, None, rvec, tvec)
+            projected, _ = cv2.projectPoints(object_points[chosen], rvec, tvec, self.K, None)
+        except cv2.error:
+            return None
+        errors = np.linalg.norm(projected.reshape(-1, 2) - image_points[chosen].reshape(-1, 2), axis=1)
+        if not np.all(np.isfinite(errors)) or not np.all(np.isfinite(tvec)):
+            return None
+        rotation, _ = cv2.Rodrigues(rvec)
+        return make_se3(rotation, tvec.reshape(3)), len(chosen), float(np.mean(errors))
