@@ -60,10 +60,19 @@ class DepthPriorConfig:
     """Estimate the rows' residual misalignment from sparse matches on each pair and remove it before matching."""
     max_vertical_offset_px: float = 8.0
     """Refuse a pair whose sparse matches' median |y_left - y_right| exceeds this (px): not rectified; 0 disables."""
+    refine_extrinsics: bool = True
+    """sgbm backend: measure the right camera's residual roll from the sparse matches and warp the right image by the
+    corrective rotation (kept across a stream's frames), which removes the disparity tilt a roll leaves."""
+    extrinsics_min_shift_px: float = 0.5
+    """refine_extrinsics: a roll is applied only when it shifts the top or bottom row horizontally by at least this
+    many pixels (and by more than 3 standard deviations)."""
     fill_holes: bool = True
     """Fill pixels without a reliable match by image-guided interpolation (marked filled, lower confidence)."""
     filled_confidence: float = 0.3
     """Confidence of a filled pixel next to a match; it halves every 7 px further away."""
+    fill_max_spread_px: float = 3.0
+    """A hole pixel is filled only where the matched disparities its fill averages agree within this (their weighted
+    standard deviation, px): fills across depth edges or conflicting matches stay empty. 0: no limit."""
     seed_search_px: int = 3
     """seeded backend: disparity search around the interpolated sparse seeds, +- this many pixels."""
     seed_min_ncc: float = 0.5
@@ -87,6 +96,8 @@ class DepthPriorConfig:
             raise ConfigError(f"depth_prior.sgbm_downscale must be 1, 2 or 4, got {self.sgbm_downscale}")
         _check_range("depth_prior.max_vertical_offset_px", self.max_vertical_offset_px, 0.0, 1000.0)
         _check_range("depth_prior.filled_confidence", self.filled_confidence, 0.0, 1.0)
+        _check_range("depth_prior.fill_max_spread_px", self.fill_max_spread_px, 0.0, 1000.0)
+        _check_range("depth_prior.extrinsics_min_shift_px", self.extrinsics_min_shift_px, 0.0, 1000.0)
         _check_range("depth_prior.seed_search_px", self.seed_search_px, 1, 16)
         _check_range("depth_prior.seed_min_ncc", self.seed_min_ncc, -1.0, 1.0)
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -265,7 +265,12 @@ def seeded_depth_prior(
     filled = np.zeros_like(grown)
     if config.fill_holes:
         result, filled, confidence = fill_with_confidence(
-            result, grown, confidence, left, filled_confidence=config.filled_confidence
+            result,
+            grown,
+            confidence,
+            left,
+            filled_confidence=config.filled_confidence,
+            max_spread_px=config.fill_max_spread_px,
         )
     if config.subpixel_refinement:
         result = refine_subpixel(grey_left, grey_right, result, vertical_offset=model.offset(columns, rows, result))

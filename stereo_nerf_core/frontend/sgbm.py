@@ -1,17 +1,22 @@
-"""``depth_prior.backend: sgbm``: semi-global matching with row alignment, left-right check, hole filling
-and sub-pixel refinement.
+"""``depth_prior.backend: sgbm``: semi-global matching with rotation refinement, row alignment, left-right check,
+hole filling and sub-pixel refinement.
 
 Per rectified pair (H, W[, 3]) uint8:
 
 1. the pair is downscaled by ``sgbm_downscale`` (area averaging) for matching;
-2. with ``vertical_correction``, the rows' residual misalignment is estimated from sparse
-   Lucas-Kanade matches and removed from the right image (:mod:`~stereo_nerf_core.frontend.vertical`);
-   a pair whose median misalignment exceeds ``max_vertical_offset_px`` is refused as not rectified;
+2. sparse ORB / Lucas-Kanade matches measure the rows' misalignment. With ``refine_extrinsics``, the
+   right camera's roll is estimated from them (:mod:`~stereo_nerf_core.frontend.extrinsics`) and, when
+   significant, the right image is warped by the corrective rotation, which also removes the
+   horizontal disparity tilt a roll causes; the correction is kept for the stream
+   (:class:`SgbmBackend`). With ``vertical_correction``, the remaining misalignment is fitted and removed
+   from the right image (:mod:`~stereo_nerf_core.frontend.vertical`); a pair whose median misalignment
+   exceeds ``max_vertical_offset_px`` is refused as not rectified;
 3. OpenCV SGBM (3-way) matches the left image, and the mirrored pair gives the right-reference
    disparity; a left pixel is kept when both agree within ``lr_max_diff_px`` (full-resolution pixels);
 4. with ``fill_holes``, the other pixels are filled by image-guided interpolation
    (:mod:`~stereo_nerf_core.frontend.hole_filling`) and marked in :attr:`DepthPrior.filled`, except
-   where the filled disparity would put the match outside the right image (no stereo evidence);
+   where the filled disparity would put the match outside the right image (no stereo evidence) and
+   where the matches the fill averages disagree by more than ``fill_max_spread_px``;
 5. the disparity is upsampled to the input size and refined there by Gauss-Newton steps on the
    photometric error (``subpixel_refinement``, :func:`~stereo_nerf_core.frontend.refine.refine_subpixel`),
    which also removes SGBM's pixel locking;
@@ -34,10 +39,19 @@ from stereo_nerf_core.config import DepthPriorConfig
 from stereo_nerf_core.frontend.confidence import left_right_check, lr_confidence
 from stereo_nerf_core.frontend.depth_prior import DepthPrior, register_prior_backend
 from stereo_nerf_core.frontend.errors import FrontendError
+from stereo_nerf_core.frontend.extrinsics import (
+    ExtrinsicsRefiner,
+    correction_homography,
+    estimate_roll,
+    right_intrinsics,
+    scaled_intrinsics,
+    transform_matches,
+    warp_right,
+)
 from stereo_nerf_core.frontend.hole_filling import fill_with_confidence
 from stereo_nerf_core.frontend.refine import grey, pixel_grid, refine_subpixel
-from stereo_nerf_core.frontend.sparse_stereo import sparse_disparity_field
-from stereo_nerf_core.frontend.vertical import VerticalModel, align_right_rows, estimate_vertical_model
+from stereo_nerf_core.frontend.sparse_stereo import sparse_disparity_field, sparse_stereo_flow
+from stereo_nerf_core.frontend.vertical import VerticalModel, align_right_rows, checked_vertical_model
 from stereo_nerf_core.geometry.camera import StereoCalibration
 
 __all__ = ["SgbmBackend", "check_rectified_pair", "disparity_search_range", "refine_subpixel", "sgbm_depth_prior"]
@@ -119,25 +133,46 @@ def _working_scale(width: int, height: int, requested: int) -> int:
 
 def _aligned_right(
     small_left: NDArray[np.uint8],
-    small_right: NDArray[np.uint8],
+    right: tuple[NDArray[np.uint8], NDArray[np.uint8]],
+    calibration: StereoCalibration,
     config: DepthPriorConfig,
     scale: int,
     search: tuple[int, int],
-) -> tuple[NDArray[np.uint8], VerticalModel]:
-    """The right matching image with its rows aligned to the left ones, and the vertical model used."""
+    refiner: ExtrinsicsRefiner | None,
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], VerticalModel]:
+    """The full-size right image corrected for the refined rotation, the matching right image with its rows
+    aligned to the left ones, and the vertical model used.
+
+    ``right`` is the grey right image as given and as corrected with ``refiner``'s current rotation.
+    """
+    original, grey_right = right
+    small_right = _downscale(grey_right, scale)
     height, width = small_left.shape
+    if not config.vertical_correction and refiner is None:
+        return grey_right, small_right, VerticalModel.identity(width, height)
+    points, disparity, dy = sparse_stereo_flow(
+        small_left, small_right, min_disparity=search[0], max_disparity=search[0] + search[1]
+    )
+    if refiner is not None:
+        K_small = scaled_intrinsics(right_intrinsics(calibration), scale)
+        residual = refiner.observe(calibration, estimate_roll(points, disparity, dy, K_small), K_small, height, scale)
+        if residual is not None:  # re-warp now; the matches move with the image
+            disparity, dy = transform_matches(points, disparity, dy, correction_homography(residual, K_small))
+            grey_right = warp_right(original, refiner.rotation(calibration), right_intrinsics(calibration))
+            small_right = _downscale(grey_right, scale)
     if not config.vertical_correction:
-        return small_right, VerticalModel.identity(width, height)
-    model, points, sparse = estimate_vertical_model(
-        small_left,
-        small_right,
-        min_disparity=search[0],
-        max_disparity=search[0] + search[1],
+        return grey_right, small_right, VerticalModel.identity(width, height)
+    model = checked_vertical_model(
+        points,
+        disparity,
+        dy,
+        width=width,
+        height=height,
         max_offset_px=config.max_vertical_offset_px if config.max_vertical_offset_px > 0 else math.inf,
         scale_to_input=scale,
     )
-    guess = sparse_disparity_field(points, sparse, width, height)
-    return align_right_rows(small_right, model, guess), model
+    guess = sparse_disparity_field(points, disparity, width, height)
+    return grey_right, align_right_rows(small_right, model, guess), model
 
 
 def _consistent_matches(
@@ -163,18 +198,37 @@ def _consistent_matches(
 
 
 def sgbm_depth_prior(
-    left: NDArray[np.uint8], right: NDArray[np.uint8], calibration: StereoCalibration, config: DepthPriorConfig
+    left: NDArray[np.uint8],
+    right: NDArray[np.uint8],
+    calibration: StereoCalibration,
+    config: DepthPriorConfig,
+    refiner: ExtrinsicsRefiner | None = None,
 ) -> DepthPrior:
-    """The SGBM prior (see the module docstring) of a rectified uint8 pair (H, W[, 3])."""
+    """The SGBM prior (see the module docstring) of a rectified uint8 pair (H, W[, 3]).
+
+    With ``refine_extrinsics``, ``refiner`` carries the rotation correction across the frames of a
+    stream (:class:`SgbmBackend` keeps one); without it, each call measures its own.
+    """
     check_rectified_pair(left, right, calibration)
+    if not config.refine_extrinsics:
+        refiner = None
+    elif refiner is None:
+        refiner = ExtrinsicsRefiner(min_shift_px=config.extrinsics_min_shift_px)
     grey_left, grey_right = grey(left), grey(right)
     height, width = grey_left.shape
     low, count = disparity_search_range(calibration, config)
     scale = _working_scale(width, height, config.sgbm_downscale)
-    small_left, small_right = _downscale(grey_left, scale), _downscale(grey_right, scale)
+    small_left = _downscale(grey_left, scale)
     small_height, small_width = small_left.shape
     search = (low // scale, max(16, math.ceil(((low + count) / scale - low // scale) / 16.0) * 16))
-    small_right, model = _aligned_right(small_left, small_right, config, scale, search)
+    corrected = grey_right
+    if refiner is not None:
+        rotation = refiner.rotation(calibration)
+        if not np.array_equal(rotation, np.eye(3)):
+            corrected = warp_right(grey_right, rotation, right_intrinsics(calibration))
+    grey_right, small_right, model = _aligned_right(
+        small_left, (grey_right, corrected), calibration, config, scale, search, refiner
+    )
     small, consistent, small_confidence = _consistent_matches(small_left, small_right, config, scale, search)
     filled_small = np.zeros_like(consistent)
     if config.fill_holes:
@@ -185,6 +239,7 @@ def sgbm_depth_prior(
             _downscale(left, scale),
             filled_confidence=config.filled_confidence,
             pixel_scale=scale,
+            max_spread_px=config.fill_max_spread_px,
         )
     has_value = consistent | filled_small
 
@@ -224,14 +279,21 @@ def sgbm_depth_prior(
 
 
 class SgbmBackend:
-    """``depth_prior.backend: sgbm``: :func:`sgbm_depth_prior` with the configured parameters."""
+    """``depth_prior.backend: sgbm``: :func:`sgbm_depth_prior` with the configured parameters.
+
+    One backend serves one stream: with ``refine_extrinsics`` it keeps the stream's rotation
+    correction (:attr:`refiner`) from frame to frame.
+    """
 
     def __init__(self, config: DepthPriorConfig) -> None:
         self.config = config
+        self.refiner = (
+            ExtrinsicsRefiner(min_shift_px=config.extrinsics_min_shift_px) if config.refine_extrinsics else None
+        )
 
     def estimate(self, left: NDArray[np.uint8], right: NDArray[np.uint8], calibration: StereoCalibration) -> DepthPrior:
         """The SGBM prior of a rectified pair."""
-        return sgbm_depth_prior(left, right, calibration, self.config)
+        return sgbm_depth_prior(left, right, calibration, self.config, self.refiner)
 
 
 register_prior_backend("sgbm", SgbmBackend)

@@ -28,6 +28,7 @@ from stereo_nerf_core.frontend.sparse_stereo import sparse_disparity_field, spar
 __all__ = [
     "VerticalModel",
     "align_right_rows",
+    "checked_vertical_model",
     "estimate_vertical_model",
     "fit_vertical_model",
     "sparse_disparity_field",
@@ -176,6 +177,27 @@ def estimate_vertical_model(
     points, disparity, dy = sparse_stereo_flow(
         grey_left, grey_right, min_disparity=min_disparity, max_disparity=max_disparity
     )
+    model = checked_vertical_model(
+        points, disparity, dy, width=width, height=height, max_offset_px=max_offset_px, scale_to_input=scale_to_input
+    )
+    return model, points, disparity
+
+
+def checked_vertical_model(
+    points: F32,
+    disparity: F32,
+    dy: F32,
+    *,
+    width: int,
+    height: int,
+    max_offset_px: float,
+    scale_to_input: float = 1.0,
+) -> VerticalModel:
+    """:func:`fit_vertical_model` of sparse matches, refusing a pair that is not rectified.
+
+    Raises :class:`FrontendError` when the matches' median ``|dy|`` exceeds ``max_offset_px``
+    (input pixels; ``scale_to_input`` input pixels per pixel here).
+    """
     model = fit_vertical_model(points, disparity, dy, width=width, height=height)
     offset_input = model.median_abs_offset_px * scale_to_input
     if model.matches >= 12 and offset_input > max_offset_px:
@@ -184,7 +206,7 @@ def estimate_vertical_model(
             f"|y_left - y_right| of {offset_input:.1f} px (depth_prior.max_vertical_offset_px is "
             f"{max_offset_px:g}); rectify it with its calibration first"
         )
-    return model, points, disparity
+    return model
 
 
 def align_right_rows(grey_right: NDArray[np.uint8], model: VerticalModel, disparity: F32) -> NDArray[np.uint8]:
