@@ -116,6 +116,8 @@ class FusionConfig:
     """Depths beyond this, in metres, are not fused."""
     mask_instruments: bool = True
     """Leave instrument pixels (from the instrument mask topic) out of the fusion."""
+    matched_only: bool = True
+    """Fuse only matched prior pixels, not hole-filled ones (other views fill those holes with real matches)."""
     min_weight: float = 5.0
     """Observations a voxel needs before its zero level becomes surface."""
     cull_min_views: int = 1

@@ -170,7 +170,8 @@ def _process(state: ReplayState, stage: StereoDepthStage, frame: StereoFrame) ->
         with timer.stage("fusion"):
             if state.fusion is None:
                 state.fusion = TsdfFusion(state.config.fusion, calibration.K_rect, calibration.size)
-            fused = np.where(instrument, 0, prior.depth) if state.config.fusion.mask_instruments else prior.depth
+            depth = prior.without_filled().depth if state.config.fusion.matched_only else prior.depth
+            fused = np.where(instrument, 0, depth) if state.config.fusion.mask_instruments else depth
             state.fusion.integrate(left, fused.astype(np.float32), T_world_camera)
     if frame.ground_truth_depth is not None:
         with timer.stage("evaluation"):
