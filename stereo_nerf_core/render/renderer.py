@@ -1,0 +1,257 @@
+"""Render rays through a field: sampling, field evaluation, NeRF or NeuS weights, compositing.
+
+``render_rays`` is a pure function (the field enters as a callback). Sampling:
+
+* with a depth prior, one pass of ``gaussian_count`` Gaussian + ``uniform_count`` uniform samples
+  per ray (rays without a usable prior get as many uniform samples);
+* without one, ``uniform_count`` uniform samples are evaluated without gradients (density, or the
+  SDF with a secant slope, and the field's current ``inv_s``), ``importance_count`` samples are
+  drawn from their weights (max-blurred over neighbours, mip-NeRF) and the field is evaluated,
+  with gradients, on the union of both sets.
+
+``near_m`` / ``far_m`` are depths Z along each ray's optical axis (a slab in front of the camera),
+converted per ray to distances ``Z / z_per_distance``. Rendered ``depth`` is Z in metres (REP 118).
+All tensors follow the rays' device; volume rendering runs in float32 (also under autocast).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from stereo_nerf_core.fields.base import Field
+from stereo_nerf_core.render.errors import RenderError
+from stereo_nerf_core.render.neus import neus_alpha, sdf_secant_cos
+from stereo_nerf_core.render.rays import RayBundle, image_rays
+from stereo_nerf_core.render.sampling import (
+    depth_guided_samples,
+    importance_samples,
+    sample_midpoints_and_deltas,
+    uniform_samples,
+)
+from stereo_nerf_core.render.volume import composite, expected_depth, nerf_alpha, transmittance_weights
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How rays are sampled (see the module docstring)."""
+
+    near_m: float = 0.01
+    """Near limit as depth Z in metres along the optical axis."""
+    far_m: float = 0.25
+    """Far limit as depth Z in metres along the optical axis."""
+    uniform_count: int = 16
+    """Stratified uniform samples: the coarse pass without a prior, the uniform share with one."""
+    gaussian_count: int = 32
+    """Samples from the Gaussian around the depth prior (rays with a prior)."""
+    importance_count: int = 48
+    """Samples drawn from the coarse weights (rays rendered without a prior); 0 disables the coarse pass."""
+    sigma_min_m: float = 0.002
+    """Standard deviation in Z of the prior at confidence 1, metres."""
+    sigma_max_m: float = 0.02
+    """Standard deviation in Z of the prior at confidence 0+, metres."""
+    chunk_size: int = 8192
+    """Rays rendered at once by :func:`render_image` (on CPU about 1024 is faster: smaller temporaries)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.near_m < self.far_m:
+            raise RenderError(f"need 0 < near_m < far_m, got {self.near_m} and {self.far_m}")
+        if self.uniform_count < 1 or self.gaussian_count < 1 or self.importance_count < 0:
+            raise RenderError(
+                "need uniform_count >= 1, gaussian_count >= 1 and importance_count >= 0, got "
+                f"{self.uniform_count}, {self.gaussian_count}, {self.importance_count}"
+            )
+        if not 0.0 < self.sigma_min_m <= self.sigma_max_m:
+            raise RenderError(f"need 0 < sigma_min_m <= sigma_max_m, got {self.sigma_min_m} and {self.sigma_max_m}")
+        if self.chunk_size < 1:
+            raise RenderError(f"chunk_size must be >= 1, got {self.chunk_size}")
+
+
+@dataclass
+class RenderOutput:
+    """Per-ray results of N rays with S samples each."""
+
+    rgb: Tensor
+    """(N, 3) colour in [0, 1] (plus ``(1 - opacity) * background`` when a background is given)."""
+    depth: Tensor
+    """(N,) expected depth Z in metres, normalised by the opacity; 0 where the opacity is below 1e-6."""
+    opacity: Tensor
+    """(N,) accumulated opacity = sum of the weights, in [0, 1]."""
+    normals: Tensor | None
+    """(N, 3) SDF fields: weight-averaged unit gradients (world frame, pointing into free space), else None."""
+    weights: Tensor
+    """(N, S) volume-rendering weights."""
+    t: Tensor
+    """(N, S) ray distances (metres) of the interval centres where the field was evaluated."""
+    gradients: Tensor | None
+    """(N * S, 3) SDF gradients at every sample for the eikonal loss (None for NeRF and in render_image)."""
+    deltas: Tensor | None = None
+    """(N, S) interval lengths in metres (e.g. for a distortion loss)."""
+
+
+def _check_ray_vector(name: str, value: Tensor | None, n: int) -> None:
+    if value is not None and tuple(value.shape) != (n,):
+        raise RenderError(f"{name} must have shape (N,) = ({n},), got {tuple(value.shape)}")
+
+
+def render_rays(
+    field: Field,
+    rays: RayBundle,
+    config: SamplingConfig,
+    *,
+    depth_prior: Tensor | None = None,
+    confidence: Tensor | None = None,
+    generator: torch.Generator | None = None,
+    background: Tensor | None = None,
+    stratified: bool | None = None,
+    cos_anneal_ratio: float = 1.0,
+) -> RenderOutput:
+    """Render ``rays`` through ``field`` (NeRF or NeuS weights by ``field.mode``).
+
+    ``depth_prior`` (N,) is the stereo Z in metres (0 / NaN = none) with ``confidence`` (N,) in [0, 1]
+    (default 1). ``background`` (3,) or (N, 3) fills the transparent part of the colour. Sampling is
+    jittered when ``stratified`` (default: ``field.training``), else deterministic.
+    ``cos_anneal_ratio`` is passed to :func:`neus_alpha`.
+    """
+    n = len(rays)
+    _check_ray_vector("depth_prior", depth_prior, n)
+    _check_ray_vector("confidence", confidence, n)
+    if background is not None and tuple(background.shape) not in ((3,), (n, 3)):
+        raise RenderError(f"background must have shape (3,) or (N, 3) = ({n}, 3), got {tuple(background.shape)}")
+    jitter = field.training if stratified is None else stratified
+    zpd = rays.z_per_distance.float()
+    near, far = config.near_m / zpd, config.far_m / zpd
+    if depth_prior is not None:
+        t = depth_guided_samples(
+            depth_prior,
+            torch.ones_like(zpd) if confidence is None else confidence,
+            zpd,
+            count_gaussian=config.gaussian_count,
+            count_uniform=config.uniform_count,
+            near=near,
+            far=far,
+            sigma_min_m=config.sigma_min_m,
+            sigma_max_m=config.sigma_max_m,
+            generator=generator,
+            stratified=jitter,
+        )
+    else:
+        t = uniform_samples(near, far, config.uniform_count, stratified=jitter, generator=generator)
+        if config.importance_count > 0:
+            coarse = _max_blur(_coarse_weights(field, rays, t))
+            fine = importance_samples(t, coarse, config.importance_count, generator=generator, deterministic=not jitter)
+            t = torch.sort(torch.cat([t, fine], dim=1), dim=1).values
+    return _render_samples(field, rays, t, background, cos_anneal_ratio)
+
+
+def _max_blur(weights: Tensor) -> Tensor:
+    """mip-NeRF's 2-tap max then 2-tap mean: a surface between two coarse samples gets fine samples on both sides."""
+    padded = torch.cat([weights[:, :1], weights, weights[:, -1:]], dim=1)
+    peak = torch.maximum(padded[:, :-1], padded[:, 1:])
+    return 0.5 * (peak[:, :-1] + peak[:, 1:])
+
+
+def _positions(rays: RayBundle, t_mid: Tensor) -> Tensor:
+    return (rays.origins[:, None, :] + rays.directions[:, None, :] * t_mid[..., None].to(rays.origins.dtype)).reshape(
+        -1, 3
+    )
+
+
+@torch.no_grad()
+def _coarse_weights(field: Field, rays: RayBundle, t: Tensor) -> Tensor:
+    t_mid, deltas = sample_midpoints_and_deltas(t)
+    positions = _positions(rays, t_mid).detach()
+    if field.mode == "sdf":
+        sdf = field.sdf(positions).float().view_as(t_mid)
+        alpha = neus_alpha(sdf, sdf_secant_cos(sdf, t_mid), deltas, field.inv_s().float())
+    else:
+        alpha = nerf_alpha(field.density(positions).float().view_as(t_mid), deltas)
+    return transmittance_weights(alpha)
+
+
+def _render_samples(
+    field: Field, rays: RayBundle, t: Tensor, background: Tensor | None, cos_anneal_ratio: float
+) -> RenderOutput:
+    n, s = t.shape
+    t_mid, deltas = sample_midpoints_and_deltas(t)
+    directions = rays.directions[:, None, :].expand(n, s, 3).reshape(-1, 3)
+    output = field(_positions(rays, t_mid), directions)
+    normals = gradients = None
+    if field.mode == "sdf":
+        if output.sdf is None or output.gradient is None:
+            raise RenderError(f"{type(field).__name__} is an 'sdf' field but returned no sdf or gradient")
+        gradients = output.gradient.float()
+        cos = (gradients.view(n, s, 3) * rays.directions[:, None, :].to(gradients.dtype)).sum(-1)
+        alpha = neus_alpha(
+            output.sdf.float().view(n, s), cos, deltas, field.inv_s().float(), cos_anneal_ratio=cos_anneal_ratio
+        )
+    else:
+        if output.density is None:
+            raise RenderError(f"{type(field).__name__} is a 'nerf' field but returned no density")
+        alpha = nerf_alpha(output.density.float().view(n, s), deltas)
+    weights = transmittance_weights(alpha)
+    opacity = weights.sum(dim=1)
+    rgb = composite(weights, output.rgb.float().view(n, s, 3))
+    if background is not None:
+        rgb = rgb + (1.0 - opacity)[:, None] * background.to(rgb)
+    if gradients is not None:
+        unit = torch.nn.functional.normalize(gradients, dim=1, eps=1e-12).view(n, s, 3)
+        visible = (opacity > 1e-6)[:, None]
+        normals = torch.where(visible, composite(weights, unit) / opacity.clamp_min(1e-6)[:, None], 0.0)
+    depth = expected_depth(weights, t_mid, rays.z_per_distance.float())
+    return RenderOutput(rgb, depth, opacity, normals, weights, t_mid, gradients, deltas)
+
+
+def render_image(
+    field: Field,
+    K: Tensor,
+    T_world_camera: Tensor,
+    width: int,
+    height: int,
+    config: SamplingConfig,
+    *,
+    chunk: int | None = None,
+    depth_prior: Tensor | None = None,
+    confidence: Tensor | None = None,
+    background: Tensor | None = None,
+) -> RenderOutput:
+    """Render a full ``width`` x ``height`` image (row-major H * W outputs) without gradients.
+
+    Deterministic sampling, ``chunk`` rays at a time (default ``config.chunk_size``); ``gradients``
+    is None. ``depth_prior`` / ``confidence`` (H * W,) optionally guide the sampling.
+    """
+    rays = image_rays(K, T_world_camera, width, height)
+    n = len(rays)
+    _check_ray_vector("depth_prior", depth_prior, n)
+    _check_ray_vector("confidence", confidence, n)
+    step = config.chunk_size if chunk is None else chunk
+    if step < 1:
+        raise RenderError(f"chunk must be >= 1, got {step}")
+    parts: list[RenderOutput] = []
+    with torch.no_grad():
+        for start in range(0, n, step):
+            part = slice(start, min(start + step, n))
+            out = render_rays(
+                field,
+                rays.index(part),
+                config,
+                depth_prior=None if depth_prior is None else depth_prior[part],
+                confidence=None if confidence is None else confidence[part],
+                background=background,
+                stratified=False,
+            )
+            out.gradients = None
+            parts.append(out)
+    return _concatenate(parts)
+
+
+def _concatenate(parts: list[RenderOutput]) -> RenderOutput:
+    def cat(name: str) -> Tensor | None:
+        values = [getattr(part, name) for part in parts]
+        return None if values[0] is None else torch.cat(values)
+
+    rgb, depth, opacity, weights, t = (cat(name) for name in ("rgb", "depth", "opacity", "weights", "t"))
+    assert rgb is not None and depth is not None and opacity is not None and weights is not None and t is not None
+    return RenderOutput(rgb, depth, opacity, cat("normals"), weights, t, None, cat("deltas"))
