@@ -38,6 +38,7 @@ def add_replay_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
+    from stereo_nerf_core.alignment.cli import add_align_silhouette_parser
     from stereo_nerf_core.frontend.prior_cli import add_depth_prior_parser
     from stereo_nerf_core.importers.cli import add_import_parser
     from stereo_nerf_core.synthetic.cli import add_record_synthetic_parser
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_replay_parser(subparsers)
     add_depth_prior_parser(subparsers)
     add_import_parser(subparsers)
+    add_align_silhouette_parser(subparsers)
     return parser
 
 
