@@ -289,6 +289,135 @@ class TrackingConfig:
 
 
 @dataclass(frozen=True)
+class TrainerConfig:
+    """Online training of the neural field (NeRF or NeuS SDF) from the keyframe buffer."""
+
+    mode: str = "nerf"
+    """Field type: "nerf" (density) or "sdf" (NeuS signed distance with eikonal loss)."""
+    seed: int = 0
+    """Seed of the field's initialisation and of ray sampling."""
+    buffer_capacity: int = 64
+    """Keyframes kept for training; the oldest is dropped beyond it."""
+    rays_per_batch: int = 1024
+    """Rays per training step (patch rays for SSIM included)."""
+    grid_levels: int = 12
+    """Hash-grid resolution levels of the field (when the trainer chooses the field configuration)."""
+    grid_log2_table_size: int = 17
+    """log2 of the hash-table entries per hashed level."""
+    grid_max_resolution: int = 1024
+    """Cells per axis of the finest hash-grid level over the scene box."""
+    prior_samples: int = 12
+    """Samples per ray drawn from the Gaussian around the depth prior (training and guided renders)."""
+    uniform_samples: int = 8
+    """Uniform samples per ray over the depth range (with a prior; without one, the coarse pass)."""
+    coarse_samples: int = 32
+    """Uniform samples per ray of the coarse pass when rendering without a prior (novel views, refinement)."""
+    importance_samples: int = 32
+    """Samples per ray drawn from the coarse pass's weights when a ray has no prior."""
+    mask_guide_sample_rate: float = 1.0
+    """Share of rays drawn inside each keyframe's tissue mask; the rest uniformly (those outside drive no loss)."""
+    recency_share: float = 0.25
+    """Share of rays drawn from the newest recency_window keyframes (the rest from all keyframes)."""
+    recency_window: int = 4
+    """Number of newest keyframes the recency share goes to."""
+    binocular: bool = True
+    """Also train on the right images (right pose = left pose moved by the baseline) when keyframes carry them."""
+    photometric_loss: str = "huber"
+    """Colour loss: "l1" or "huber" (smooth L1) on RGB in [0, 1], over tissue rays only."""
+    huber_delta: float = 0.05
+    """Transition point of the Huber colour loss (RGB units)."""
+    depth_loss_weight: float = 0.5
+    """Weight of the confidence-weighted Huber loss of the relative depth error (Z_rendered - Z_prior) / Z_prior."""
+    depth_loss_delta: float = 0.02
+    """Relative depth error above which the depth loss grows linearly (Huber), so prior outliers weigh less."""
+    eikonal_weight: float = 0.1
+    """Weight of the eikonal loss (|grad sdf| = 1) in sdf mode."""
+    ssim_weight: float = 0.0
+    """Weight of 1 - SSIM on small image patches (0 disables patch sampling)."""
+    ssim_patches: int = 4
+    """Patches per batch for the SSIM loss."""
+    ssim_patch_px: int = 8
+    """Side of an SSIM patch in pixels."""
+    opacity_weight: float = 0.1
+    """Weight of the opacity loss pulling tissue rays to full opacity (their surface is inside the scene)."""
+    lr_hash: float = 0.01
+    """Adam learning rate of the hash-grid tables."""
+    lr_network: float = 0.005
+    """Adam learning rate of the MLPs and every other field parameter."""
+    lr_decay_steps: int = 5000
+    """Learning rates fall by 10x every this many steps (exponentially); 0 keeps them constant."""
+    bounds_padding: float = 0.1
+    """Scene bounds: the box of the prior-depth points, grown on every side by this share of its largest side."""
+    depth_refine_start: int = 300
+    """Step of the first depth-refinement round (replacing invalid prior pixels by rendered depth)."""
+    depth_refine_period: int = 300
+    """Steps between depth-refinement rounds."""
+    depth_refine_rounds: int = 2
+    """Number of depth-refinement rounds (0 disables refinement)."""
+    depth_refine_min_opacity: float = 0.95
+    """A rendered depth replaces an invalid prior pixel only where the rendered opacity is at least this."""
+    depth_refine_low_confidence: float = 0.1
+    """Prior pixels with a confidence below this (or no depth) count as invalid and may be refined."""
+    depth_refine_confidence: float = 0.3
+    """Confidence given to refined pixels (so they weigh less than measured ones)."""
+    pose_refinement: bool = False
+    """Learn a se(3) correction of every keyframe pose (the first keyframe's stays fixed)."""
+    lr_pose: float = 0.0003
+    """Adam learning rate of the pose corrections."""
+    pose_refine_start: int = 200
+    """Step from which pose corrections are learnt (the field first fits the given poses)."""
+    pose_regularisation: float = 0.01
+    """Weight of the squared norm of the pose corrections (pulls them towards the front-end's poses)."""
+    mixed_precision: bool = True
+    """Autocast to float16 on CUDA (ignored on the CPU)."""
+    render_chunk: int = 16384
+    """Rays rendered at once when rendering whole images."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("nerf", "sdf"):
+            raise ConfigError(f"trainer.mode must be 'nerf' or 'sdf', got {self.mode!r}")
+        if self.photometric_loss not in ("l1", "huber"):
+            raise ConfigError(f"trainer.photometric_loss must be 'l1' or 'huber', got {self.photometric_loss!r}")
+        _check_range("trainer.seed", self.seed, 0, 2**31 - 1)
+        _check_range("trainer.buffer_capacity", self.buffer_capacity, 1, 100_000)
+        _check_range("trainer.rays_per_batch", self.rays_per_batch, 1, 1_000_000)
+        _check_range("trainer.grid_levels", self.grid_levels, 1, 32)
+        _check_range("trainer.grid_log2_table_size", self.grid_log2_table_size, 4, 24)
+        _check_range("trainer.grid_max_resolution", self.grid_max_resolution, 16, 65_536)
+        _check_range("trainer.prior_samples", self.prior_samples, 1, 1024)
+        _check_range("trainer.uniform_samples", self.uniform_samples, 1, 1024)
+        _check_range("trainer.coarse_samples", self.coarse_samples, 1, 1024)
+        _check_range("trainer.importance_samples", self.importance_samples, 0, 1024)
+        _check_range("trainer.mask_guide_sample_rate", self.mask_guide_sample_rate, 0.0, 1.0)
+        _check_range("trainer.recency_share", self.recency_share, 0.0, 1.0)
+        _check_range("trainer.recency_window", self.recency_window, 1, 100_000)
+        _check_range("trainer.huber_delta", self.huber_delta, 1e-6, 1.0)
+        _check_range("trainer.depth_loss_weight", self.depth_loss_weight, 0.0, 1e6)
+        _check_range("trainer.depth_loss_delta", self.depth_loss_delta, 1e-6, 10.0)
+        _check_range("trainer.eikonal_weight", self.eikonal_weight, 0.0, 1e6)
+        _check_range("trainer.ssim_weight", self.ssim_weight, 0.0, 1e6)
+        _check_range("trainer.ssim_patches", self.ssim_patches, 1, 10_000)
+        _check_range("trainer.ssim_patch_px", self.ssim_patch_px, 3, 64)
+        if self.ssim_weight > 0 and self.ssim_patches * self.ssim_patch_px**2 > self.rays_per_batch:
+            raise ConfigError("trainer.ssim_patches * trainer.ssim_patch_px^2 must not exceed trainer.rays_per_batch")
+        _check_range("trainer.opacity_weight", self.opacity_weight, 0.0, 1e6)
+        _check_range("trainer.lr_hash", self.lr_hash, 0.0, 10.0)
+        _check_range("trainer.lr_network", self.lr_network, 0.0, 10.0)
+        _check_range("trainer.lr_decay_steps", self.lr_decay_steps, 0, 100_000_000)
+        _check_range("trainer.bounds_padding", self.bounds_padding, 0.0, 10.0)
+        _check_range("trainer.depth_refine_start", self.depth_refine_start, 0, 100_000_000)
+        _check_range("trainer.depth_refine_period", self.depth_refine_period, 1, 100_000_000)
+        _check_range("trainer.depth_refine_rounds", self.depth_refine_rounds, 0, 100_000)
+        _check_range("trainer.depth_refine_min_opacity", self.depth_refine_min_opacity, 0.0, 1.0)
+        _check_range("trainer.depth_refine_low_confidence", self.depth_refine_low_confidence, 0.0, 1.0)
+        _check_range("trainer.depth_refine_confidence", self.depth_refine_confidence, 0.0, 1.0)
+        _check_range("trainer.lr_pose", self.lr_pose, 0.0, 10.0)
+        _check_range("trainer.pose_refine_start", self.pose_refine_start, 0, 100_000_000)
+        _check_range("trainer.pose_regularisation", self.pose_regularisation, 0.0, 1e6)
+        _check_range("trainer.render_chunk", self.render_chunk, 1, 10_000_000)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Every stage's parameters; loaded with :func:`load_config`."""
 
@@ -300,6 +429,7 @@ class PipelineConfig:
     odometry: OdometryConfig = field(default_factory=OdometryConfig)
     keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:

@@ -45,7 +45,7 @@ def test_every_pair_of_the_sample_bag_is_processed(replayed: ReplaySummary) -> N
 def test_prior_tissue_abs_rel_and_coverage(replayed: ReplaySummary) -> None:
     tissue = _depth(replayed, "stereo_prior", "tissue")
     assert tissue["abs_rel"] <= 0.05  # the foundation's target
-    assert tissue["abs_rel"] <= 0.012  # measured 0.0071: guards against regressions
+    assert tissue["abs_rel"] <= 0.012  # measured 0.0079: guards against regressions
     assert tissue["coverage"] >= 0.9
     assert tissue["a1"] >= 0.99
     everything = _depth(replayed, "stereo_prior", "all")
