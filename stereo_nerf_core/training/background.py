@@ -1,0 +1,61 @@
+"""Running a trainer's steps on a background thread while keyframes keep arriving."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from stereo_nerf_core.training.errors import TrainingError
+
+
+class BackgroundLoop:
+    """Calls ``step`` repeatedly on a daemon thread; waits (polling every 50 ms) while ``idle()`` is true.
+
+    An exception in ``step`` ends the loop and is re-raised by :meth:`stop` as a :class:`TrainingError`.
+    """
+
+    def __init__(self, step: Callable[[], object], idle: Callable[[], bool], *, name: str) -> None:
+        self._step, self._idle, self._name = step, idle, name
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self.steps = 0
+        """Steps taken since the last :meth:`start`."""
+
+    def start(self) -> None:
+        """Start the thread; raises when it is already running."""
+        if self.running:
+            raise TrainingError("the trainer is already running")
+        self._stop.clear()
+        self._error = None
+        self.steps = 0
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Ask the thread to stop after its current step and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                raise TrainingError(f"the training thread did not stop within {timeout_s} s")
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise TrainingError(f"background training failed: {error}") from error
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self._idle():
+                    self._stop.wait(0.05)
+                    continue
+                self._step()
+                self.steps += 1
+        except BaseException as error:  # handed to stop()
+            self._error = error

@@ -1,0 +1,58 @@
+"""Depth refinement: invalid prior pixels of tissue take the model's rendered depth where it is confident.
+
+A prior pixel is *invalid* when it lies in the tissue mask and has no depth or a confidence below
+``depth_refine_low_confidence``. It is replaced by the rendered depth Z when the rendered opacity
+is at least ``depth_refine_min_opacity``, and gets confidence ``depth_refine_confidence``. Every
+other pixel keeps its prior exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from stereo_nerf_core.config import TrainerConfig
+from stereo_nerf_core.fields.base import Field
+from stereo_nerf_core.render.rays import camera_rays
+from stereo_nerf_core.render.renderer import SamplingConfig, render_rays
+from stereo_nerf_core.training.keyframes import TrainingKeyframe
+
+
+def invalid_prior(keyframe: TrainingKeyframe, config: TrainerConfig) -> np.ndarray:
+    """(H, W) bool: tissue pixels whose prior may be refined."""
+    weak = (keyframe.depth <= 0) | (keyframe.confidence < config.depth_refine_low_confidence)
+    return keyframe.valid & weak
+
+
+@torch.no_grad()
+def refine_keyframe_depth(
+    field: Field,
+    keyframe: TrainingKeyframe,
+    T_world_camera: torch.Tensor,
+    sampling: SamplingConfig,
+    config: TrainerConfig,
+    *,
+    chunk: int,
+) -> tuple[TrainingKeyframe, int]:
+    """(the keyframe with its refined prior, number of pixels replaced); see the module docstring."""
+    rows, columns = np.nonzero(invalid_prior(keyframe, config))
+    if rows.size == 0:
+        return keyframe, 0
+    device = T_world_camera.device
+    pixels = torch.from_numpy(np.stack([columns, rows], axis=1).astype(np.float32)).to(device)
+    K = torch.as_tensor(keyframe.K, dtype=torch.float32, device=device)
+    rays = camera_rays(K, T_world_camera.float(), pixels)
+    depths, opacities = [], []
+    for start in range(0, rows.size, chunk):
+        out = render_rays(field, rays.index(slice(start, start + chunk)), sampling, stratified=False)
+        depths.append(out.depth.float())
+        opacities.append(out.opacity.float())
+    depth = torch.cat(depths).cpu().numpy()
+    opacity = torch.cat(opacities).cpu().numpy()
+    accept = (opacity >= config.depth_refine_min_opacity) & (depth > 0) & np.isfinite(depth)
+    if not accept.any():
+        return keyframe, 0
+    new_depth, new_confidence = keyframe.depth.copy(), keyframe.confidence.copy()
+    new_depth[rows[accept], columns[accept]] = depth[accept]
+    new_confidence[rows[accept], columns[accept]] = config.depth_refine_confidence
+    return keyframe.with_prior(new_depth, new_confidence), int(accept.sum())

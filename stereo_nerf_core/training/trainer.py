@@ -1,0 +1,325 @@
+"""Online training of a NeRF or NeuS field from a growing keyframe buffer.
+
+A :class:`Trainer` owns the keyframe buffer, the field (built on the first step from the keyframes
+then buffered: scene bounds, depth range and field defaults come from them, see
+:mod:`~stereo_nerf_core.training.setup`), its Adam optimiser (hash tables and networks with their own
+learning rates) and the optional per-keyframe pose corrections. :meth:`Trainer.step` trains one ray
+batch; :meth:`Trainer.train` runs for a number of steps and/or seconds; :meth:`Trainer.start` runs
+steps on a background thread while the front-end keeps calling :meth:`Trainer.add_keyframe`, and
+:meth:`Trainer.render` answers queries at any time. One re-entrant lock serialises steps, renders,
+refinement and checkpoints, so a query sees the model between two steps, never during one.
+
+Depth refinement (from ``depth_refine_start``, every ``depth_refine_period`` steps, for
+``depth_refine_rounds`` rounds): see :mod:`~stereo_nerf_core.training.refinement`.
+
+Device: ``"auto"`` picks CUDA when torch has it, else the CPU; float16 autocast (with gradient
+scaling) runs on CUDA only, when ``mixed_precision`` is set. Seeds come from the config only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+
+from stereo_nerf_core.config import TrainerConfig
+from stereo_nerf_core.fields.base import Field
+from stereo_nerf_core.render.renderer import SamplingConfig, render_image, render_rays
+from stereo_nerf_core.training.background import BackgroundLoop
+from stereo_nerf_core.training.errors import TrainingError
+from stereo_nerf_core.training.keyframes import KeyframeBuffer, TrainingKeyframe
+from stereo_nerf_core.training.objective import objective
+from stereo_nerf_core.training.poses import PoseCorrections
+from stereo_nerf_core.training.rays_batch import BatchOptions, RayBatchSampler, batch_rays
+from stereo_nerf_core.training.refinement import refine_keyframe_depth
+from stereo_nerf_core.training.results import RenderedView, StepStats, TrainSummary
+from stereo_nerf_core.training.scene_bounds import SceneBounds, bounds_from_keyframes
+from stereo_nerf_core.training.setup import (
+    FieldConfig,
+    build_field,
+    build_optimizer,
+    default_field_config,
+    initialise_density,
+    pose_translation_scale,
+    resolve_device,
+    scene_sampling,
+)
+
+
+class Trainer:
+    """Trains a field online from keyframes (see the module docstring).
+
+    ``field_config``, ``sampling`` and ``bounds`` replace what the trainer would derive from the
+    first keyframes; ``background`` (RGB in [0, 1]) fills transparent rays (None: black).
+    """
+
+    def __init__(
+        self,
+        config: TrainerConfig,
+        *,
+        device: torch.device | str = "auto",
+        field_config: FieldConfig | None = None,
+        sampling: SamplingConfig | None = None,
+        bounds: SceneBounds | None = None,
+        background: tuple[float, float, float] | None = None,
+    ) -> None:
+        self.config = config
+        self.device = resolve_device(device)
+        self.buffer = KeyframeBuffer(config.buffer_capacity)
+        self.field_config, self.base_sampling, self.bounds, self.background = field_config, sampling, bounds, background
+        self.sampling: SamplingConfig | None = None
+        """Sampling of training rays and prior-guided renders."""
+        self.render_sampling: SamplingConfig | None = None
+        """Sampling of renders without a prior: ``coarse_samples`` uniform, then importance samples."""
+        self.field: Field | None = None
+        self.optimizer: torch.optim.Adam | None = None
+        self.poses = PoseCorrections()
+        self.step_count = 0
+        self.refined_pixels = 0
+        patches = config.ssim_patches if config.ssim_weight > 0 else 0
+        options = BatchOptions(
+            rays=config.rays_per_batch,
+            mask_guide_sample_rate=config.mask_guide_sample_rate,
+            recency_share=config.recency_share,
+            recency_window=config.recency_window,
+            binocular=config.binocular,
+            patches=patches,
+            patch_px=config.ssim_patch_px,
+        )
+        self.sampler = RayBatchSampler(options, seed=config.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.autocast = config.mixed_precision and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast)
+        self.lock = threading.RLock()
+        """Held during every step, render, refinement round and checkpoint."""
+        self.loop = BackgroundLoop(self.step, lambda: len(self.buffer) == 0, name="stereo_nerf-trainer")
+
+    # -- keyframes and the model -----------------------------------------------------------------
+    def add_keyframe(self, keyframe: TrainingKeyframe) -> TrainingKeyframe | None:
+        """Buffer a keyframe (thread-safe, also while training runs); returns the one dropped, if any."""
+        return self.buffer.append(keyframe)
+
+    def build(self) -> Field:
+        """Build the field from the buffered keyframes (the first step does it when not called)."""
+        with self.lock:
+            if self.field is not None:
+                return self.field
+            keyframes = self._snapshot()
+            config = self.config
+            if self.bounds is None:
+                self.bounds = bounds_from_keyframes(keyframes, padding=config.bounds_padding, seed=config.seed)
+            self.sampling = scene_sampling(self.bounds, keyframes, config, self.base_sampling)
+            coarse = replace(self.sampling, uniform_count=config.coarse_samples)
+            self.render_sampling = self.sampling if self.base_sampling is not None else coarse
+            if self.field_config is None:
+                self.field_config = default_field_config(config, self.bounds, keyframes)
+            field = build_field(config.mode, self.field_config, self.bounds, seed=config.seed)
+            initialise_density(field, self.sampling)
+            self.field = field.to(self.device)
+            self.poses.translation_scale = pose_translation_scale(self.bounds, keyframes)
+            self.poses.to(self.device)
+            self.optimizer = build_optimizer(self.field, config)
+            return self.field
+
+    def _snapshot(self) -> tuple[TrainingKeyframe, ...]:
+        keyframes = self.buffer.snapshot()
+        if not keyframes:
+            raise TrainingError("the keyframe buffer is empty: add keyframes before training or rendering")
+        return keyframes
+
+    def register_pose(self, index: int) -> None:
+        """Give keyframe ``index`` a pose correction in the optimiser (pose refinement)."""
+        assert self.optimizer is not None
+        parameter = self.poses.register(index)
+        if parameter is not None:
+            parameter.data = parameter.data.to(self.device)
+            lr = self.config.lr_pose
+            self.optimizer.add_param_group({"params": [parameter], "lr": lr, "initial_lr": lr, "name": "pose"})
+
+    def keyframe_poses(self, keyframes: tuple[TrainingKeyframe, ...]) -> torch.Tensor:
+        """(S, 4, 4) float32 poses of ``keyframes`` on the device, refined when pose refinement is on."""
+        given = torch.tensor(np.stack([k.T_world_camera for k in keyframes]), dtype=torch.float32, device=self.device)
+        return self.poses.refine([k.index for k in keyframes], given) if self.config.pose_refinement else given
+
+    def refined_poses(self) -> dict[int, NDArray[np.float64]]:
+        """``{index: T_world_camera (4, 4)}`` of the buffered keyframes, with their corrections when refined."""
+        with self.lock:
+            corrections = self.poses.matrices() if self.config.pose_refinement else {}
+            return {k.index: k.T_world_camera @ corrections.get(k.index, np.eye(4)) for k in self.buffer.snapshot()}
+
+    # -- training --------------------------------------------------------------------------------
+    def step(self) -> StepStats:
+        """One optimisation step on a fresh ray batch; :class:`TrainingError` when there are no keyframes."""
+        with self.lock:
+            start = time.perf_counter()
+            field = self.build()
+            if self._refinement_due():
+                self.refine_depth()
+            keyframes = self._snapshot()
+            assert self.optimizer is not None and self.sampling is not None
+            if self.config.pose_refinement:
+                for keyframe in keyframes:
+                    self.register_pose(keyframe.index)
+            batch = self.sampler.sample(keyframes).to(self.device)
+            K = torch.tensor(np.stack([k.K for k in keyframes]), dtype=torch.float32, device=self.device)
+            baselines = torch.tensor([k.baseline_m or 0.0 for k in keyframes], device=self.device)
+            field.train()
+            with self._autocast():
+                rays = batch_rays(batch, K, self.keyframe_poses(keyframes), baselines)
+                out = render_rays(
+                    field, rays, self.sampling, depth_prior=batch.depth, confidence=batch.confidence,
+                    generator=self.generator, background=self._background(),
+                )
+            pose_prior = self.poses.regulariser().to(self.device) if self.config.pose_refinement else None
+            result = objective(out, batch, self.config, pose_regulariser=pose_prior)
+            total = result.total
+            self._set_learning_rates()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(total).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.step_count += 1
+            terms = {name: float(value.detach()) for name, value in result.terms.items()}
+            return StepStats(
+                step=self.step_count, loss=float(total.detach()), **terms, psnr=float(result.psnr),
+                rays=len(batch), seconds=time.perf_counter() - start,
+            )
+
+    def _set_learning_rates(self) -> None:
+        assert self.optimizer is not None
+        steps = self.config.lr_decay_steps
+        factor = 0.1 ** (self.step_count / steps) if steps else 1.0
+        poses_on = self.step_count >= self.config.pose_refine_start
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * factor if poses_on or group.get("name") != "pose" else 0.0
+
+    def _refinement_due(self) -> bool:
+        config = self.config
+        since = self.step_count - config.depth_refine_start
+        period = config.depth_refine_period
+        return config.depth_refine_rounds > 0 and since >= 0 and since % period == 0 and (
+            since // period < config.depth_refine_rounds
+        )
+
+    def refine_depth(self) -> int:
+        """One depth-refinement round over the buffered keyframes; returns the number of pixels replaced."""
+        with self.lock:
+            field = self.build()
+            assert self.render_sampling is not None
+            keyframes = self._snapshot()
+            poses = self.keyframe_poses(keyframes).detach()
+            replaced = 0
+            field.eval()
+            with torch.no_grad(), self._autocast():
+                for keyframe, pose in zip(keyframes, poses, strict=True):
+                    refined, count = refine_keyframe_depth(
+                        field, keyframe, pose, self.render_sampling, self.config, chunk=self.config.render_chunk
+                    )
+                    if count and self.buffer.replace(refined):
+                        replaced += count
+            self.refined_pixels += replaced
+            return replaced
+
+    def train(self, *, max_steps: int | None = None, budget_s: float | None = None) -> TrainSummary:
+        """Train for ``max_steps`` more steps and/or ``budget_s`` seconds, whichever ends first."""
+        if max_steps is None and budget_s is None:
+            raise TrainingError("train() needs max_steps and/or budget_s, or it would never stop")
+        if (max_steps is not None and max_steps < 0) or (budget_s is not None and budget_s < 0):
+            raise TrainingError(f"max_steps and budget_s must be >= 0, got {max_steps} and {budget_s}")
+        start, steps, rays, last, refined = time.perf_counter(), 0, 0, None, self.refined_pixels
+        while (max_steps is None or steps < max_steps) and (budget_s is None or time.perf_counter() - start < budget_s):
+            last = self.step()
+            steps, rays = steps + 1, rays + last.rays
+        seconds = time.perf_counter() - start
+        return TrainSummary(steps, seconds, rays / seconds if seconds > 0 else 0.0, last, self.refined_pixels - refined)
+
+    def start(self) -> None:
+        """Train on a background thread until :meth:`stop` (idle while the buffer is empty)."""
+        self.loop.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop background training; re-raises, as :class:`TrainingError`, what made it fail."""
+        self.loop.stop(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        """Whether background training runs."""
+        return self.loop.running
+
+    # -- queries ---------------------------------------------------------------------------------
+    def render(
+        self,
+        K: ArrayLike,
+        T_world_camera: ArrayLike,
+        width: int,
+        height: int,
+        *,
+        depth_prior: ArrayLike | None = None,
+        confidence: ArrayLike | None = None,
+    ) -> RenderedView:
+        """Render any view with the current model; an optional prior (H, W) Z in metres guides the sampling."""
+        with self.lock:
+            if self.field is None or self.sampling is None or self.render_sampling is None:
+                raise TrainingError("the model is not built yet: add keyframes and train at least one step")
+            field = self.field
+            field.eval()
+            K_t = torch.as_tensor(np.asarray(K, np.float64), dtype=torch.float32, device=self.device)
+            T_t = torch.as_tensor(np.asarray(T_world_camera, np.float64), dtype=torch.float32, device=self.device)
+            prior = None if depth_prior is None else _flat(depth_prior, height, width, self.device)
+            weight = None if prior is None else torch.ones_like(prior)
+            if prior is not None and confidence is not None:
+                weight = _flat(confidence, height, width, self.device)
+            with torch.no_grad(), self._autocast():
+                sampling = self.render_sampling if prior is None else self.sampling
+                out = render_image(
+                    field, K_t, T_t, width, height, sampling, chunk=self.config.render_chunk,
+                    depth_prior=prior, confidence=weight, background=self._background(),
+                )
+            return RenderedView(
+                depth=out.depth.float().reshape(height, width).cpu().numpy(),
+                rgb=out.rgb.float().reshape(height, width, 3).clamp(0, 1).cpu().numpy(),
+                opacity=out.opacity.float().reshape(height, width).cpu().numpy(),
+            )
+
+    def render_keyframe(self, keyframe: TrainingKeyframe, *, guided: bool = False) -> RenderedView:
+        """A keyframe's view at its (refined, when buffered) pose; ``guided`` samples around its own prior."""
+        pose = self.refined_poses().get(keyframe.index, keyframe.T_world_camera)
+        depth, confidence = (keyframe.depth, keyframe.confidence) if guided else (None, None)
+        return self.render(keyframe.K, pose, keyframe.width, keyframe.height, depth_prior=depth, confidence=confidence)
+
+    def _background(self) -> torch.Tensor | None:
+        return None if self.background is None else torch.tensor(self.background, device=self.device)
+
+    @contextlib.contextmanager
+    def _autocast(self) -> Iterator[None]:
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.autocast):
+            yield
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def save(self, path: Path | str) -> None:
+        """Write a checkpoint: configs, bounds, field, optimiser, step, pose corrections and keyframes."""
+        from stereo_nerf_core.training.checkpoint import save_checkpoint
+
+        with self.lock:
+            save_checkpoint(self, Path(path))
+
+    @classmethod
+    def load(cls, path: Path | str, *, device: torch.device | str = "auto") -> Trainer:
+        """A trainer restored from :meth:`save`, ready to render (identically) or to continue training."""
+        from stereo_nerf_core.training.checkpoint import load_checkpoint
+
+        return load_checkpoint(Path(path), device=device)
+
+
+def _flat(values: ArrayLike, height: int, width: int, device: torch.device) -> torch.Tensor:
+    array = np.asarray(values, dtype=np.float32)
+    if array.shape != (height, width):
+        raise TrainingError(f"a guiding prior must be (H, W) = {(height, width)}, got {array.shape}")
+    return torch.from_numpy(np.nan_to_num(array, nan=0.0).reshape(-1).copy()).to(device)

@@ -1,0 +1,51 @@
+"""Loss terms: masking, confidence weighting, relative depth error, eikonal, patch SSIM, opacity."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stereo_nerf_core.training import losses
+from stereo_nerf_core.training.errors import TrainingError
+
+
+def test_photometric_loss_ignores_rays_outside_the_mask() -> None:
+    target = torch.rand(6, 3)
+    rgb = target.clone()
+    rgb[4:] = 1.0 - rgb[4:]
+    weight = torch.tensor([1.0, 1, 1, 1, 0, 0])
+    for kind in ("l1", "huber"):
+        assert float(losses.photometric_loss(rgb, target, weight, kind=kind)) == 0.0
+        assert float(losses.photometric_loss(rgb, target, torch.ones(6), kind=kind)) > 0.0
+    l1 = losses.photometric_loss(torch.full((2, 3), 0.5), torch.zeros(2, 3), torch.ones(2), kind="l1")
+    assert float(l1) == pytest.approx(0.5)
+    with pytest.raises(TrainingError, match="unknown photometric loss"):
+        losses.photometric_loss(rgb, target, weight, kind="l2")
+
+
+def test_depth_loss_is_relative_confidence_weighted_and_skips_rays_without_prior() -> None:
+    prior = torch.tensor([0.05, 0.10, 0.0, 0.08])
+    confidence = torch.tensor([1.0, 1.0, 1.0, 0.0])
+    # 10 % too far on both rays with a prior: the same loss at 5 cm and at 10 cm
+    depth = torch.tensor([0.055, 0.11, 0.3, 0.5])
+    loss = losses.depth_loss(depth, prior, confidence, delta=0.02)
+    assert float(loss) == pytest.approx(0.1 - 0.01, rel=1e-5)  # Huber past delta: |r| - delta / 2
+    half = losses.depth_loss(depth, prior, torch.tensor([0.5, 0.5, 1.0, 0.0]), delta=0.02)
+    assert float(half) == pytest.approx(0.5 * float(loss), rel=1e-5)
+    assert float(losses.depth_loss(depth, torch.zeros(4), confidence)) == 0.0
+
+
+def test_eikonal_opacity_and_ssim_terms() -> None:
+    unit = torch.nn.functional.normalize(torch.randn(10, 3), dim=1)
+    assert float(losses.eikonal_loss(unit)) == pytest.approx(0.0, abs=1e-10)
+    assert float(losses.eikonal_loss(2 * unit)) == pytest.approx(1.0, rel=1e-5)
+    assert float(losses.eikonal_loss(None)) == 0.0
+    assert float(losses.opacity_loss(torch.tensor([1.0, 0.0]), torch.tensor([1.0, 0.0]))) == 0.0
+    assert float(losses.opacity_loss(torch.tensor([0.5, 0.0]), torch.tensor([1.0, 0.0]))) == pytest.approx(0.25)
+    colours = torch.rand(2 * 64 + 5, 3, generator=torch.Generator().manual_seed(0))
+    same = losses.patch_ssim_loss(colours, colours, patches=2, patch_px=8)
+    noisy = losses.patch_ssim_loss(colours.flip(0), colours, patches=2, patch_px=8)
+    assert float(same) == pytest.approx(0.0, abs=1e-4) and float(noisy) > 0.3
+    assert float(losses.patch_ssim_loss(colours, colours, patches=0, patch_px=8)) == 0.0
+    with pytest.raises(TrainingError, match="fewer than"):
+        losses.patch_ssim_loss(colours[:10], colours[:10], patches=2, patch_px=8)
