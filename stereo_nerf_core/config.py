@@ -340,6 +340,8 @@ class TrainerConfig:
     """Side of an SSIM patch in pixels."""
     opacity_weight: float = 0.1
     """Weight of the opacity loss pulling tissue rays to full opacity (their surface is inside the scene)."""
+    distortion_weight: float = 0.0
+    """Weight of the mip-NeRF 360 distortion loss (compact weights along each ray; helps prior-free sampling)."""
     lr_hash: float = 0.01
     """Adam learning rate of the hash-grid tables."""
     lr_network: float = 0.005
@@ -401,6 +403,7 @@ class TrainerConfig:
         if self.ssim_weight > 0 and self.ssim_patches * self.ssim_patch_px**2 > self.rays_per_batch:
             raise ConfigError("trainer.ssim_patches * trainer.ssim_patch_px^2 must not exceed trainer.rays_per_batch")
         _check_range("trainer.opacity_weight", self.opacity_weight, 0.0, 1e6)
+        _check_range("trainer.distortion_weight", self.distortion_weight, 0.0, 1e6)
         _check_range("trainer.lr_hash", self.lr_hash, 0.0, 10.0)
         _check_range("trainer.lr_network", self.lr_network, 0.0, 10.0)
         _check_range("trainer.lr_decay_steps", self.lr_decay_steps, 0, 100_000_000)

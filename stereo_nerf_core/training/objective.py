@@ -27,9 +27,17 @@ class Objective:
 
 
 def objective(
-    out: RenderOutput, batch: RayBatch, config: TrainerConfig, *, pose_regulariser: torch.Tensor | None
+    out: RenderOutput,
+    batch: RayBatch,
+    config: TrainerConfig,
+    *,
+    pose_regulariser: torch.Tensor | None,
+    depth_range: float,
 ) -> Objective:
-    """The loss terms of ``config`` (see :mod:`~stereo_nerf_core.training.losses`) for rendered ``out``."""
+    """The loss terms of ``config`` (see :mod:`~stereo_nerf_core.training.losses`) for rendered ``out``.
+
+    ``depth_range`` (far - near) is the distance unit of the distortion loss.
+    """
     rgb, weight = out.rgb.float(), batch.photometric_weight
     zero = rgb.new_zeros(())
     ssim = losses.patch_ssim_loss(rgb, batch.rgb, patches=batch.patches, patch_px=batch.patch_px)
@@ -44,6 +52,10 @@ def objective(
         else zero,
         "ssim": config.ssim_weight * ssim,
         "opacity": config.opacity_weight * losses.opacity_loss(out.opacity.float(), weight),
+        "distortion": config.distortion_weight
+        * losses.distortion_loss(out.weights, out.t, out.deltas, scale=depth_range)
+        if config.distortion_weight > 0 and out.deltas is not None
+        else zero,
         "pose": config.pose_regularisation * pose_regulariser.to(zero) if pose_regulariser is not None else zero,
     }
     with torch.no_grad():

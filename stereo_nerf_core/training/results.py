@@ -19,6 +19,7 @@ class StepStats:
     eikonal: float
     ssim: float
     opacity: float
+    distortion: float
     pose: float
     psnr: float
     rays: int

@@ -163,7 +163,7 @@ class Trainer:
             if self._refinement_due():
                 self.refine_depth()
             keyframes = self._snapshot()
-            assert self.optimizer is not None and self.sampling is not None
+            assert self.optimizer is not None and self.sampling is not None and self.render_sampling is not None
             if self.config.pose_refinement:
                 for keyframe in keyframes:
                     self.register_pose(keyframe.index)
@@ -171,14 +171,19 @@ class Trainer:
             K = torch.tensor(np.stack([k.K for k in keyframes]), dtype=torch.float32, device=self.device)
             baselines = torch.tensor([k.baseline_m or 0.0 for k in keyframes], device=self.device)
             field.train()
+            # Rays with a prior are sampled around it (prior-less rays in such a batch get uniform samples);
+            # a batch without any prior (a scene without stereo) gets the coarse + importance passes.
+            guided = bool(((batch.depth > 0) & (batch.confidence > 0)).any())
             with self._autocast():
                 rays = batch_rays(batch, K, self.keyframe_poses(keyframes), baselines)
                 out = render_rays(
-                    field, rays, self.sampling, depth_prior=batch.depth, confidence=batch.confidence,
+                    field, rays, self.sampling if guided else self.render_sampling,
+                    depth_prior=batch.depth if guided else None, confidence=batch.confidence if guided else None,
                     generator=self.generator, background=self._background(),
                 )
             pose_prior = self.poses.regulariser().to(self.device) if self.config.pose_refinement else None
-            result = objective(out, batch, self.config, pose_regulariser=pose_prior)
+            depth_range = self.sampling.far_m - self.sampling.near_m
+            result = objective(out, batch, self.config, pose_regulariser=pose_prior, depth_range=depth_range)
             total = result.total
             self._set_learning_rates()
             self.optimizer.zero_grad(set_to_none=True)

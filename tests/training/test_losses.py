@@ -49,3 +49,22 @@ def test_eikonal_opacity_and_ssim_terms() -> None:
     assert float(losses.patch_ssim_loss(colours, colours, patches=0, patch_px=8)) == 0.0
     with pytest.raises(TrainingError, match="fewer than"):
         losses.patch_ssim_loss(colours[:10], colours[:10], patches=2, patch_px=8)
+
+
+def test_distortion_loss_matches_its_pairwise_definition_and_prefers_compact_weights() -> None:
+    generator = torch.Generator().manual_seed(0)
+    w = torch.rand(3, 7, generator=generator)
+    m = torch.sort(torch.rand(3, 7, generator=generator)).values
+    d = torch.rand(3, 7, generator=generator)
+    pairwise = (w[:, :, None] * w[:, None, :] * (m[:, :, None] - m[:, None, :]).abs()).sum((1, 2))
+    expected = (pairwise + (w * w * d).sum(1) / 3).mean()
+    assert float(losses.distortion_loss(w, m, d, scale=1.0)) == pytest.approx(float(expected), rel=1e-5)
+    assert float(losses.distortion_loss(w, 2 * m, 2 * d, scale=2.0)) == pytest.approx(float(expected), rel=1e-5)
+    t = torch.linspace(0, 1, 10)[None]
+    deltas = torch.full_like(t, 0.1)
+    spread = torch.full_like(t, 0.1)
+    compact = torch.zeros_like(t)
+    compact[0, 5] = 1.0
+    assert float(losses.distortion_loss(compact, t, deltas, scale=1.0)) < float(
+        losses.distortion_loss(spread, t, deltas, scale=1.0)
+    )
