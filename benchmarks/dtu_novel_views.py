@@ -41,7 +41,8 @@ BOX = SceneBounds(np.full(3, -1.1), np.full(3, 1.1))
 
 
 def keyframe(view: DtuView) -> TrainingKeyframe:
-    """A DTU view as a training keyframe: no depth prior, every pixel valid."""
+    """A DTU view as a training keyframe: no depth prior, every pixel valid, object = not pure white (the masked
+    background of these images)."""
     height, width = view.rgb.shape[:2]
     return TrainingKeyframe(
         index=view.index,
@@ -52,10 +53,11 @@ def keyframe(view: DtuView) -> TrainingKeyframe:
         valid=np.ones((height, width), bool),
         K=view.K,
         T_world_camera=view.T_world_camera,
+        foreground=view.rgb.min(axis=2) < 255,
     )
 
 
-def trainer_config(mode: str, *, rays: int, seed: int) -> TrainerConfig:
+def trainer_config(mode: str, *, rays: int, seed: int, occupancy: int = 0, mask_weight: float = 0.1) -> TrainerConfig:
     """Training settings for a scene without depth prior (no depth loss, refinement or recency bias)."""
     return TrainerConfig(
         mode=mode,
@@ -72,6 +74,8 @@ def trainer_config(mode: str, *, rays: int, seed: int) -> TrainerConfig:
         coarse_samples=32,
         importance_samples=32,
         lr_decay_steps=4000,
+        occupancy_resolution=occupancy,
+        mask_loss_weight=mask_weight,
     )
 
 
@@ -124,7 +128,9 @@ def raycast_png(mesh: o3d.geometry.TriangleMesh, view: DtuView, path: Path) -> N
 
 def run_mode(mode: str, train: list[DtuView], held: list[DtuView], args: argparse.Namespace) -> dict[str, float]:
     """Train one mode for the budget, score the held-out views, write renders (and the SDF mesh)."""
-    config = trainer_config(mode, rays=args.rays, seed=args.seed)
+    config = trainer_config(
+        mode, rays=args.rays, seed=args.seed, occupancy=args.occupancy, mask_weight=args.mask_weight
+    )
     trainer = Trainer(
         config, device=args.device, bounds=BOX, background=(1.0, 1.0, 1.0), sampling=sampling(train, config)
     )
@@ -171,6 +177,8 @@ def main() -> None:
     parser.add_argument("--mesh-resolution", type=int, default=192)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--occupancy", type=int, default=0, help="occupancy grid cells per axis (0: none)")
+    parser.add_argument("--mask-weight", type=float, default=0.1, help="mask loss weight (object = not pure white)")
     args = parser.parse_args()
     scene = load_dtu_scan(args.data, size=args.size)
     train, held = scene.split(hold_out_every=8)

@@ -7,7 +7,10 @@
 * without one, ``uniform_count`` uniform samples are evaluated without gradients (density, or the
   SDF with a secant slope, and the field's current ``inv_s``), ``importance_count`` samples are
   drawn from their weights (max-blurred over neighbours, mip-NeRF) and the field is evaluated,
-  with gradients, on the union of both sets.
+  with gradients, on the union of both sets;
+* without one but with an updated :class:`~stereo_nerf_core.render.occupancy.OccupancyGrid` and
+  ``march_candidates > 0``, rays march through occupied cells only (at most ``march_max_samples``
+  evaluated samples per ray; see :func:`~stereo_nerf_core.render.occupancy.occupied_samples`).
 
 ``near_m`` / ``far_m`` are depths Z along each ray's optical axis (a slab in front of the camera),
 converted per ray to distances ``Z / z_per_distance``. Rendered ``depth`` is Z in metres (REP 118).
@@ -24,6 +27,7 @@ from torch import Tensor
 from stereo_nerf_core.fields.base import Field
 from stereo_nerf_core.render.errors import RenderError
 from stereo_nerf_core.render.neus import neus_alpha, sdf_secant_cos
+from stereo_nerf_core.render.occupancy import OccupancyGrid, occupied_samples
 from stereo_nerf_core.render.rays import RayBundle, image_rays
 from stereo_nerf_core.render.sampling import (
     depth_guided_samples,
@@ -54,6 +58,10 @@ class SamplingConfig:
     """Standard deviation in Z of the prior at confidence 0+, metres."""
     chunk_size: int = 8192
     """Rays rendered at once by :func:`render_image` (on CPU about 1024 is faster: smaller temporaries)."""
+    march_candidates: int = 0
+    """Equal marching steps from near to far through an occupancy grid (0: never march)."""
+    march_max_samples: int = 64
+    """Most samples evaluated per marched ray (denser occupied stretches are thinned evenly)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.near_m < self.far_m:
@@ -67,6 +75,11 @@ class SamplingConfig:
             raise RenderError(f"need 0 < sigma_min_m <= sigma_max_m, got {self.sigma_min_m} and {self.sigma_max_m}")
         if self.chunk_size < 1:
             raise RenderError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.march_candidates < 0 or self.march_max_samples < 1:
+            raise RenderError(
+                f"need march_candidates >= 0 and march_max_samples >= 1, got {self.march_candidates}, "
+                f"{self.march_max_samples}"
+            )
 
 
 @dataclass
@@ -86,7 +99,7 @@ class RenderOutput:
     t: Tensor
     """(N, S) ray distances (metres) of the interval centres where the field was evaluated."""
     gradients: Tensor | None
-    """(N * S, 3) SDF gradients at every sample for the eikonal loss (None for NeRF and in render_image)."""
+    """(M, 3) SDF gradients at the M evaluated samples, for the eikonal loss (None for NeRF and in render_image)."""
     deltas: Tensor | None = None
     """(N, S) interval lengths in metres (e.g. for a distortion loss)."""
 
@@ -107,13 +120,15 @@ def render_rays(
     background: Tensor | None = None,
     stratified: bool | None = None,
     cos_anneal_ratio: float = 1.0,
+    occupancy: OccupancyGrid | None = None,
 ) -> RenderOutput:
     """Render ``rays`` through ``field`` (NeRF or NeuS weights by ``field.mode``).
 
     ``depth_prior`` (N,) is the stereo Z in metres (0 / NaN = none) with ``confidence`` (N,) in [0, 1]
     (default 1). ``background`` (3,) or (N, 3) fills the transparent part of the colour. Sampling is
     jittered when ``stratified`` (default: ``field.training``), else deterministic.
-    ``cos_anneal_ratio`` is passed to :func:`neus_alpha`.
+    ``cos_anneal_ratio`` is passed to :func:`neus_alpha`. ``occupancy`` (updated at least once)
+    lets prior-less rays march through occupied space when ``config.march_candidates > 0``.
     """
     n = len(rays)
     _check_ray_vector("depth_prior", depth_prior, n)
@@ -137,13 +152,21 @@ def render_rays(
             generator=generator,
             stratified=jitter,
         )
+    elif occupancy is not None and occupancy.updates > 0 and config.march_candidates > 0:
+        marched = occupied_samples(
+            rays.origins, rays.directions, near, far, occupancy, candidates=config.march_candidates,
+            max_samples=config.march_max_samples, stratified=jitter, generator=generator,
+            transmittance_pruning=field.mode != "sdf",
+        )
+        return _render_samples(field, rays, marched.t_mid, marched.deltas, background, cos_anneal_ratio, marched.valid)
     else:
         t = uniform_samples(near, far, config.uniform_count, stratified=jitter, generator=generator)
         if config.importance_count > 0:
             coarse = _max_blur(_coarse_weights(field, rays, t))
             fine = importance_samples(t, coarse, config.importance_count, generator=generator, deterministic=not jitter)
             t = torch.sort(torch.cat([t, fine], dim=1), dim=1).values
-    return _render_samples(field, rays, t, background, cos_anneal_ratio)
+    t_mid, deltas = sample_midpoints_and_deltas(t)
+    return _render_samples(field, rays, t_mid, deltas, background, cos_anneal_ratio)
 
 
 def _max_blur(weights: Tensor) -> Tensor:
@@ -171,33 +194,53 @@ def _coarse_weights(field: Field, rays: RayBundle, t: Tensor) -> Tensor:
     return transmittance_weights(alpha)
 
 
+def _scatter_samples(values: Tensor, valid: Tensor | None) -> Tensor:
+    """(N, S, ...) values of the evaluated samples: ``values`` (M, ...) placed at ``valid`` (N, S), zeros elsewhere."""
+    if valid is None:
+        return values
+    full = values.new_zeros((valid.numel(), *values.shape[1:]))
+    return full.index_copy(0, valid.reshape(-1).nonzero().squeeze(1), values)
+
+
 def _render_samples(
-    field: Field, rays: RayBundle, t: Tensor, background: Tensor | None, cos_anneal_ratio: float
+    field: Field,
+    rays: RayBundle,
+    t_mid: Tensor,
+    deltas: Tensor,
+    background: Tensor | None,
+    cos_anneal_ratio: float,
+    valid: Tensor | None = None,
 ) -> RenderOutput:
-    n, s = t.shape
-    t_mid, deltas = sample_midpoints_and_deltas(t)
+    """Evaluate ``field`` at ``t_mid`` (N, S) (only where ``valid``, when given) and volume-render."""
+    n, s = t_mid.shape
     directions = rays.directions[:, None, :].expand(n, s, 3).reshape(-1, 3)
-    output = field(_positions(rays, t_mid), directions)
+    positions = _positions(rays, t_mid)
+    if valid is not None:
+        mask = valid.reshape(-1)
+        positions, directions = positions[mask], directions[mask]
+    output = field(positions, directions)
     normals = gradients = None
     if field.mode == "sdf":
         if output.sdf is None or output.gradient is None:
             raise RenderError(f"{type(field).__name__} is an 'sdf' field but returned no sdf or gradient")
         gradients = output.gradient.float()
-        cos = (gradients.view(n, s, 3) * rays.directions[:, None, :].to(gradients.dtype)).sum(-1)
-        alpha = neus_alpha(
-            output.sdf.float().view(n, s), cos, deltas, field.inv_s().float(), cos_anneal_ratio=cos_anneal_ratio
-        )
+        full_gradients = _scatter_samples(gradients, valid)
+        cos = (full_gradients.view(n, s, 3) * rays.directions[:, None, :].to(gradients.dtype)).sum(-1)
+        sdf = _scatter_samples(output.sdf.float(), valid).view(n, s)
+        alpha = neus_alpha(sdf, cos, deltas, field.inv_s().float(), cos_anneal_ratio=cos_anneal_ratio)
+        if valid is not None:
+            alpha = alpha * valid
     else:
         if output.density is None:
             raise RenderError(f"{type(field).__name__} is a 'nerf' field but returned no density")
-        alpha = nerf_alpha(output.density.float().view(n, s), deltas)
+        alpha = nerf_alpha(_scatter_samples(output.density.float(), valid).view(n, s), deltas)
     weights = transmittance_weights(alpha)
     opacity = weights.sum(dim=1)
-    rgb = composite(weights, output.rgb.float().view(n, s, 3))
+    rgb = composite(weights, _scatter_samples(output.rgb.float(), valid).view(n, s, 3))
     if background is not None:
         rgb = rgb + (1.0 - opacity)[:, None] * background.to(rgb)
     if gradients is not None:
-        unit = torch.nn.functional.normalize(gradients, dim=1, eps=1e-12).view(n, s, 3)
+        unit = torch.nn.functional.normalize(full_gradients, dim=1, eps=1e-12).view(n, s, 3)
         visible = (opacity > 1e-6)[:, None]
         normals = torch.where(visible, composite(weights, unit) / opacity.clamp_min(1e-6)[:, None], 0.0)
     depth = expected_depth(weights, t_mid, rays.z_per_distance.float())
@@ -216,6 +259,7 @@ def render_image(
     depth_prior: Tensor | None = None,
     confidence: Tensor | None = None,
     background: Tensor | None = None,
+    occupancy: OccupancyGrid | None = None,
 ) -> RenderOutput:
     """Render a full ``width`` x ``height`` image (row-major H * W outputs) without gradients.
 
@@ -241,6 +285,7 @@ def render_image(
                 confidence=None if confidence is None else confidence[part],
                 background=background,
                 stratified=False,
+                occupancy=occupancy,
             )
             out.gradients = None
             parts.append(out)

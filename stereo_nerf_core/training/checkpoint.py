@@ -20,6 +20,7 @@ from stereo_nerf_core.config import TrainerConfig
 from stereo_nerf_core.fields.hash_grid import HashGridConfig
 from stereo_nerf_core.fields.nerf_field import NerfFieldConfig
 from stereo_nerf_core.fields.sdf_field import SdfFieldConfig
+from stereo_nerf_core.render.occupancy import OccupancyGrid
 from stereo_nerf_core.render.renderer import SamplingConfig
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from stereo_nerf_core.training.trainer import Trainer
 
 FORMAT_VERSION = 1
-_ARRAYS = ("rgb", "depth", "confidence", "valid", "K", "T_world_camera", "right_rgb", "right_valid")
+_ARRAYS = ("rgb", "depth", "confidence", "valid", "K", "T_world_camera", "right_rgb", "right_valid", "foreground")
 
 
 def save_checkpoint(trainer: Trainer, path: Path) -> None:
@@ -58,6 +59,7 @@ def save_checkpoint(trainer: Trainer, path: Path) -> None:
         "poses": trainer.poses.state_dict(),
         "keyframes": [_keyframe_state(keyframe) for keyframe in trainer.buffer.snapshot()],
         "keyframes_dropped": trainer.buffer.dropped,
+        "occupancy": trainer.occupancy.state_dict() if trainer.occupancy is not None else None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
@@ -104,6 +106,8 @@ def load_checkpoint(path: Path, *, device: torch.device | str) -> Trainer:
     trainer.scaler.load_state_dict(state["scaler"])
     trainer.step_count = int(state["step"])
     trainer.refined_pixels = int(state["refined_pixels"])
+    if state.get("occupancy") is not None:
+        trainer.occupancy = OccupancyGrid.from_state_dict(state["occupancy"], trainer.device)
     return trainer
 
 
@@ -130,13 +134,13 @@ def _keyframe_state(keyframe: TrainingKeyframe) -> dict[str, Any]:
     state: dict[str, Any] = {"index": keyframe.index, "stamp_ns": keyframe.stamp_ns, "baseline_m": keyframe.baseline_m}
     for name in _ARRAYS:
         value = getattr(keyframe, name)
-        state[name] = None if value is None else torch.from_numpy(np.ascontiguousarray(value))
+        state[name] = None if value is None else torch.from_numpy(np.array(value))  # a writable copy
     return state
 
 
 def _keyframe_from_state(state: dict[str, Any]) -> TrainingKeyframe:
     def array(name: str) -> Any:
-        return None if state[name] is None else state[name].numpy()
+        return None if state.get(name) is None else state[name].numpy()
 
     return TrainingKeyframe(
         index=int(state["index"]),
@@ -150,4 +154,5 @@ def _keyframe_from_state(state: dict[str, Any]) -> TrainingKeyframe:
         right_rgb=array("right_rgb"),
         baseline_m=state["baseline_m"],
         right_valid=array("right_valid"),
+        foreground=array("foreground"),
     )

@@ -53,6 +53,8 @@ class TrainingKeyframe:
     """Stereo baseline in metres (needed with ``right_rgb``)."""
     right_valid: NDArray[np.bool_] | None = None
     """(H, W) tissue mask of the right image; all True when None and ``right_rgb`` is given."""
+    foreground: NDArray[np.bool_] | None = None
+    """(H, W) object mask of the left image (True: object, False: background) for the mask loss; None: unknown."""
 
     def __post_init__(self) -> None:
         rgb = np.asarray(self.rgb)
@@ -75,6 +77,11 @@ class TrainingKeyframe:
         object.__setattr__(self, "T_world_camera", _pose(self.index, self.T_world_camera))
         if self.K[0, 0] <= 0 or self.K[1, 1] <= 0:
             raise TrainingError(f"keyframe {self.index}: K must have positive focal lengths, got {self.K.tolist()}")
+        if self.foreground is not None:
+            foreground = _image(self.index, "foreground", self.foreground, shape)
+            if foreground.dtype != np.bool_:
+                raise TrainingError(f"keyframe {self.index}: foreground must be a bool mask, got {foreground.dtype}")
+            object.__setattr__(self, "foreground", np.ascontiguousarray(foreground))
         self._check_right(shape)
 
     def _check_right(self, shape: tuple[int, ...]) -> None:

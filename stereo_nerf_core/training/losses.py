@@ -10,6 +10,7 @@
 * Eikonal (SDF): ``mean((|grad f| - 1)^2)`` over the renderer's sample gradients.
 * Patch SSIM: ``1 - SSIM`` (kornia, 3x3 window) on square patches of rendered and target colour.
 * Opacity: ``(1 - opacity)^2`` on tissue rays (their surface is inside the scene, so they are opaque).
+* Mask (NeuS): binary cross-entropy of the opacity against the object mask, on rays with a known mask.
 * Distortion (mip-NeRF 360): ``sum_ij w_i w_j |m_i - m_j| + 1/3 sum_i w_i^2 delta_i`` over each ray's
   intervals (centres ``m``, lengths ``delta``, in units of the scene's depth range): it gathers each
   ray's weight into one compact interval, so surfaces are thin and easy for coarse samples to find.
@@ -88,3 +89,12 @@ def distortion_loss(weights: torch.Tensor, t_mid: torch.Tensor, deltas: torch.Te
     wm_before = torch.cumsum(w * m, dim=1) - w * m
     pairwise = 2.0 * (w * (m * w_before - wm_before)).sum(dim=1)
     return (pairwise + (w * w * d).sum(dim=1) / 3.0).mean()
+
+
+def mask_loss(opacity: torch.Tensor, foreground: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of opacities (N,) against ``foreground`` (N,) (1 / 0; -1 = unknown, ignored)."""
+    known = foreground >= 0
+    if not bool(known.any()):
+        return opacity.sum() * 0.0
+    clamped = opacity.float()[known].clamp(1e-4, 1.0 - 1e-4)
+    return torch.nn.functional.binary_cross_entropy(clamped, foreground[known].float())

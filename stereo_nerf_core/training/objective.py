@@ -52,6 +52,9 @@ def objective(
         else zero,
         "ssim": config.ssim_weight * ssim,
         "opacity": config.opacity_weight * losses.opacity_loss(out.opacity.float(), weight),
+        "mask": config.mask_loss_weight * losses.mask_loss(out.opacity, batch.foreground)
+        if config.mask_loss_weight > 0
+        else zero,
         "distortion": config.distortion_weight
         * losses.distortion_loss(out.weights, out.t, out.deltas, scale=depth_range)
         if config.distortion_weight > 0 and out.deltas is not None

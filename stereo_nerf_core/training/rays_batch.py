@@ -4,6 +4,7 @@ Per ray: a keyframe (with probability ``recency_share`` one of the newest ``rece
 otherwise any, uniformly), a camera (left, or with ``binocular`` and a right image the right one
 half of the time) and a pixel (with probability ``mask_guide_sample_rate`` inside that camera's
 tissue mask, otherwise anywhere). Rays outside the mask carry zero photometric and depth weight.
+Left rays carry the keyframe's object mask (``foreground``) for the mask loss when it has one.
 The right camera's prior is the left prior forward-warped by its disparity (same Z in a rectified
 pair; the nearest surface wins), so right rays are depth-guided and depth-supervised too. With SSIM
 enabled the batch ends with ``patches`` square patches (row-major) from left images.
@@ -56,6 +57,8 @@ class RayBatch:
     """(N,) float prior confidence in [0, 1] (0 where the ray is outside the mask or has no prior)."""
     photometric_weight: torch.Tensor
     """(N,) float 1 inside the tissue mask, 0 outside."""
+    foreground: torch.Tensor
+    """(N,) float object mask of the ray's pixel: 1 object, 0 background, -1 unknown (no mask)."""
     patches: int = 0
     """Number of trailing SSIM patches."""
     patch_px: int = 8
@@ -70,7 +73,7 @@ class RayBatch:
         return int(self.slot.shape[0])
 
 
-_TENSORS = ("slot", "camera", "pixels", "rgb", "depth", "confidence", "photometric_weight")
+_TENSORS = ("slot", "camera", "pixels", "rgb", "depth", "confidence", "photometric_weight", "foreground")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class _CameraTables:
     confidence: NDArray[np.float32]
     valid: NDArray[np.bool_]
     valid_flat: NDArray[np.int64]
+    foreground: NDArray[np.float32] | None = None
 
 
 def warp_prior_to_right(keyframe: TrainingKeyframe) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -185,6 +189,7 @@ class RayBatchSampler:
         n = slot.size
         rgb = np.zeros((n, 3), np.float32)
         depth, confidence, weight = (np.zeros(n, np.float32) for _ in range(3))
+        foreground = np.full(n, -1.0, np.float32)
         pixels = np.zeros((n, 2), np.float32)
         for s, c in {(int(s), int(c)) for s, c in zip(slot, camera, strict=True)}:
             chosen = np.nonzero((slot == s) & (camera == c))[0]
@@ -195,6 +200,8 @@ class RayBatchSampler:
             depth[chosen] = np.where(valid, table.depth.reshape(-1)[index], 0.0)
             confidence[chosen] = np.where(valid, table.confidence.reshape(-1)[index], 0.0)
             weight[chosen] = valid
+            if table.foreground is not None:
+                foreground[chosen] = table.foreground.reshape(-1)[index]
             pixels[chosen, 0] = index % width
             pixels[chosen, 1] = index // width
         return RayBatch(
@@ -205,6 +212,7 @@ class RayBatchSampler:
             depth=torch.from_numpy(depth),
             confidence=torch.from_numpy(confidence),
             photometric_weight=torch.from_numpy(weight),
+            foreground=torch.from_numpy(foreground),
             patches=self.options.patches,
             patch_px=self.options.patch_px,
         )
@@ -213,7 +221,9 @@ class RayBatchSampler:
         cached = self._cache.get(keyframe.index)
         if cached is not None and cached[0] is keyframe:
             return cached[1]
-        tables = [_camera_tables(keyframe.rgb, keyframe.depth, keyframe.confidence, keyframe.valid)]
+        tables = [
+            _camera_tables(keyframe.rgb, keyframe.depth, keyframe.confidence, keyframe.valid, keyframe.foreground)
+        ]
         if self.options.binocular and keyframe.right_rgb is not None and keyframe.right_valid is not None:
             depth, confidence = warp_prior_to_right(keyframe)
             tables.append(_camera_tables(keyframe.right_rgb, depth, confidence, keyframe.right_valid))
@@ -221,9 +231,14 @@ class RayBatchSampler:
 
 
 def _camera_tables(
-    rgb: NDArray[np.uint8], depth: NDArray[np.float32], confidence: NDArray[np.float32], valid: NDArray[np.bool_]
+    rgb: NDArray[np.uint8],
+    depth: NDArray[np.float32],
+    confidence: NDArray[np.float32],
+    valid: NDArray[np.bool_],
+    foreground: NDArray[np.bool_] | None = None,
 ) -> _CameraTables:
-    return _CameraTables(rgb, depth, confidence, valid, np.flatnonzero(valid).astype(np.int64))
+    mask = None if foreground is None else foreground.astype(np.float32)
+    return _CameraTables(rgb, depth, confidence, valid, np.flatnonzero(valid).astype(np.int64), mask)
 
 
 def batch_rays(

@@ -19,6 +19,7 @@ class StepStats:
     eikonal: float
     ssim: float
     opacity: float
+    mask: float
     distortion: float
     pose: float
     psnr: float

@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from stereo_nerf_core.config import TrainerConfig
 from stereo_nerf_core.fields.base import Field
+from stereo_nerf_core.render.occupancy import OccupancyGrid, marching_step
 from stereo_nerf_core.render.renderer import SamplingConfig, render_image, render_rays
 from stereo_nerf_core.training.background import BackgroundLoop
 from stereo_nerf_core.training.errors import TrainingError
@@ -78,6 +79,8 @@ class Trainer:
         """Sampling of training rays and prior-guided renders."""
         self.render_sampling: SamplingConfig | None = None
         """Sampling of renders without a prior: ``coarse_samples`` uniform, then importance samples."""
+        self.occupancy: OccupancyGrid | None = None
+        """Occupancy grid of prior-less rays (measured from ``occupancy_warmup_steps`` on)."""
         self.field: Field | None = None
         self.optimizer: torch.optim.Adam | None = None
         self.poses = PoseCorrections()
@@ -117,7 +120,14 @@ class Trainer:
                 self.bounds = bounds_from_keyframes(keyframes, padding=config.bounds_padding, seed=config.seed)
             self.sampling = scene_sampling(self.bounds, keyframes, config, self.base_sampling)
             coarse = replace(self.sampling, uniform_count=config.coarse_samples)
-            self.render_sampling = self.sampling if self.base_sampling is not None else coarse
+            marching = {"march_candidates": config.march_candidates, "march_max_samples": config.march_max_samples}
+            self.sampling = replace(self.sampling, **marching)
+            self.render_sampling = replace(self.sampling if self.base_sampling is not None else coarse, **marching)
+            if config.occupancy_resolution:
+                low, high = (torch.tensor(v, dtype=torch.float32) for v in (self.bounds.minimum, self.bounds.maximum))
+                self.occupancy = OccupancyGrid(
+                    low, high, resolution=config.occupancy_resolution, threshold=config.occupancy_threshold
+                ).to(self.device)
             if self.field_config is None:
                 self.field_config = default_field_config(config, self.bounds, keyframes)
             field = build_field(config.mode, self.field_config, self.bounds, seed=config.seed)
@@ -167,6 +177,7 @@ class Trainer:
             if self.config.pose_refinement:
                 for keyframe in keyframes:
                     self.register_pose(keyframe.index)
+            self._update_occupancy(field)
             batch = self.sampler.sample(keyframes).to(self.device)
             K = torch.tensor(np.stack([k.K for k in keyframes]), dtype=torch.float32, device=self.device)
             baselines = torch.tensor([k.baseline_m or 0.0 for k in keyframes], device=self.device)
@@ -179,7 +190,7 @@ class Trainer:
                 out = render_rays(
                     field, rays, self.sampling if guided else self.render_sampling,
                     depth_prior=batch.depth if guided else None, confidence=batch.confidence if guided else None,
-                    generator=self.generator, background=self._background(),
+                    generator=self.generator, background=self._background(), occupancy=self.occupancy,
                 )
             pose_prior = self.poses.regulariser().to(self.device) if self.config.pose_refinement else None
             depth_range = self.sampling.far_m - self.sampling.near_m
@@ -196,6 +207,18 @@ class Trainer:
                 step=self.step_count, loss=float(total.detach()), **terms, psnr=float(result.psnr),
                 rays=len(batch), seconds=time.perf_counter() - start,
             )
+
+    def _update_occupancy(self, field: Field) -> None:
+        config, since = self.config, self.step_count - self.config.occupancy_warmup_steps
+        if self.occupancy is None or self.render_sampling is None or since < 0:
+            return
+        if since % config.occupancy_update_period:
+            return
+        sampling = self.render_sampling
+        step_m = marching_step(sampling.near_m, sampling.far_m, config.march_candidates)
+        field.eval()
+        with self._autocast():
+            self.occupancy.update(field, step_m=step_m, generator=self.generator)
 
     def _set_learning_rates(self) -> None:
         assert self.optimizer is not None
@@ -285,7 +308,7 @@ class Trainer:
                 sampling = self.render_sampling if prior is None else self.sampling
                 out = render_image(
                     field, K_t, T_t, width, height, sampling, chunk=self.config.render_chunk,
-                    depth_prior=prior, confidence=weight, background=self._background(),
+                    depth_prior=prior, confidence=weight, background=self._background(), occupancy=self.occupancy,
                 )
             return RenderedView(
                 depth=out.depth.float().reshape(height, width).cpu().numpy(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -68,3 +70,11 @@ def test_distortion_loss_matches_its_pairwise_definition_and_prefers_compact_wei
     assert float(losses.distortion_loss(compact, t, deltas, scale=1.0)) < float(
         losses.distortion_loss(spread, t, deltas, scale=1.0)
     )
+
+
+def test_mask_loss_is_the_cross_entropy_on_rays_with_a_known_mask() -> None:
+    opacity = torch.tensor([0.9, 0.2, 0.5, 0.7])
+    foreground = torch.tensor([1.0, 0.0, -1.0, 0.0])  # the third ray has no mask
+    expected = -(math.log(0.9) + math.log(0.8) + math.log(0.3)) / 3
+    assert float(losses.mask_loss(opacity, foreground)) == pytest.approx(expected, rel=1e-5)
+    assert float(losses.mask_loss(opacity, torch.full((4,), -1.0))) == 0.0

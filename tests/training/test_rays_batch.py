@@ -103,3 +103,17 @@ def test_sampling_is_deterministic_per_seed_and_needs_keyframes() -> None:
     assert torch.equal(a.pixels, b.pixels) and torch.equal(a.slot, b.slot)
     with pytest.raises(TrainingError, match="no keyframes"):
         RayBatchSampler(OPTIONS, seed=5).sample([])
+
+
+def test_left_rays_carry_the_object_mask_when_the_keyframe_has_one() -> None:
+    keyframe = plane_keyframe(0)
+    foreground = np.zeros(keyframe.valid.shape, bool)
+    foreground[:, : keyframe.width // 2] = True  # object on the left half
+    options = BatchOptions(rays=512, mask_guide_sample_rate=0.0, recency_share=0.0, recency_window=1, binocular=False)
+    batch = RayBatchSampler(options, seed=2).sample([dataclasses.replace(keyframe, foreground=foreground)])
+    left_half = batch.pixels[:, 0] < keyframe.width // 2
+    assert torch.equal(batch.foreground, left_half.float())
+    unknown = RayBatchSampler(options, seed=2).sample([keyframe])
+    assert bool((unknown.foreground == -1).all())
+    with pytest.raises(TrainingError, match="foreground must be a bool mask"):
+        dataclasses.replace(keyframe, foreground=foreground.astype(np.uint8))
