@@ -52,6 +52,14 @@ class MessageClasses:
     Transform: Any
     Vector3: Any
     TFMessage: Any
+    CompressedImage: Any
+    PointCloud2: Any
+    PointField: Any
+    Path: Any
+    Marker: Any
+    MeshFile: Any
+    ColorRGBA: Any
+    Duration: Any
     uint8_array: Callable[[bytes], Any] = lambda data: np.frombuffer(data, dtype=np.uint8)
     float64_array: Callable[[NDArray[np.float64]], Any] = lambda values: np.asarray(values, np.float64)
 
@@ -73,6 +81,14 @@ class MessageClasses:
             Transform=types["geometry_msgs/msg/Transform"],
             Vector3=types["geometry_msgs/msg/Vector3"],
             TFMessage=types["tf2_msgs/msg/TFMessage"],
+            CompressedImage=types["sensor_msgs/msg/CompressedImage"],
+            PointCloud2=types["sensor_msgs/msg/PointCloud2"],
+            PointField=types["sensor_msgs/msg/PointField"],
+            Path=types["nav_msgs/msg/Path"],
+            Marker=types["visualization_msgs/msg/Marker"],
+            MeshFile=types["visualization_msgs/msg/MeshFile"],
+            ColorRGBA=types["std_msgs/msg/ColorRGBA"],
+            Duration=types["builtin_interfaces/msg/Duration"],
         )
 
     def header(self, stamp_ns: int, frame_id: str) -> Any:
@@ -86,21 +102,26 @@ def stamp_ns(header: Any) -> int:
     return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
-def image_to_array(msg: Any) -> NDArray[Any]:
-    """Pixels of a sensor_msgs/Image as (H, W) or (H, W, C), in the message's own channel order."""
+def image_to_array(msg: Any, *, topic: str | None = None) -> NDArray[Any]:
+    """Pixels of a sensor_msgs/Image as (H, W) or (H, W, C), in the message's own channel order.
+
+    Rows may be padded (``step`` larger than the pixels' bytes) and big-endian; ``topic`` names the
+    message in errors.
+    """
+    prefix = f"{topic}: " if topic else ""
     encoding = str(msg.encoding)
     if encoding not in IMAGE_ENCODINGS:
-        raise MessageError(f"unsupported image encoding {encoding!r}; supported: {sorted(IMAGE_ENCODINGS)}")
+        raise MessageError(f"{prefix}unsupported image encoding {encoding!r}; supported: {sorted(IMAGE_ENCODINGS)}")
     dtype_name, channels = IMAGE_ENCODINGS[encoding]
     dtype = np.dtype(dtype_name).newbyteorder(">" if msg.is_bigendian else "<")
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     row_bytes = width * channels * dtype.itemsize
     data = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data, np.uint8)
     if height == 0 or width == 0:
-        raise MessageError(f"{encoding} image has an empty size {width}x{height}")
+        raise MessageError(f"{prefix}{encoding} image has an empty size {width}x{height}")
     if step < row_bytes or data.size < step * height:
         raise MessageError(
-            f"{encoding} image {width}x{height} needs step >= {row_bytes} and {row_bytes * height} bytes, "
+            f"{prefix}{encoding} image {width}x{height} needs step >= {row_bytes} and {row_bytes * height} bytes, "
             f"got step {step} and {data.size} bytes"
         )
     rows = data[: step * height].reshape(height, step)[:, :row_bytes]
@@ -109,12 +130,13 @@ def image_to_array(msg: Any) -> NDArray[Any]:
     return pixels[:, :, 0] if channels == 1 else pixels
 
 
-def image_to_rgb(msg: Any) -> NDArray[np.uint8]:
-    """A colour or mono8 sensor_msgs/Image as RGB uint8 (H, W, 3)."""
-    pixels = image_to_array(msg)
+def image_to_rgb(msg: Any, *, topic: str | None = None) -> NDArray[np.uint8]:
+    """A colour or mono8 sensor_msgs/Image as RGB uint8 (H, W, 3); ``topic`` names it in errors."""
+    pixels = image_to_array(msg, topic=topic)
     encoding = str(msg.encoding)
     if pixels.dtype != np.uint8:
-        raise MessageError(f"expected an 8-bit colour image, got encoding {encoding!r}")
+        prefix = f"{topic}: " if topic else ""
+        raise MessageError(f"{prefix}expected an 8-bit colour image, got encoding {encoding!r}")
     if pixels.ndim == 2:
         return np.repeat(pixels[:, :, None], 3, axis=2)
     if encoding.startswith("bgr"):
@@ -123,9 +145,20 @@ def image_to_rgb(msg: Any) -> NDArray[np.uint8]:
 
 
 def array_to_image(
-    classes: MessageClasses, pixels: NDArray[Any], *, encoding: str, stamp_ns: int, frame_id: str
+    classes: MessageClasses,
+    pixels: NDArray[Any],
+    *,
+    encoding: str,
+    stamp_ns: int,
+    frame_id: str,
+    is_bigendian: bool = False,
+    step: int | None = None,
 ) -> Any:
-    """A sensor_msgs/Image (little-endian, packed rows) from an array already in ``encoding``'s layout."""
+    """A sensor_msgs/Image from an array already in ``encoding``'s layout.
+
+    Little-endian with packed rows by default; ``is_bigendian`` and a ``step`` longer than a row
+    (zero padding at each row's end) write what some drivers send.
+    """
     if encoding not in IMAGE_ENCODINGS:
         raise MessageError(f"unsupported image encoding {encoding!r}; supported: {sorted(IMAGE_ENCODINGS)}")
     dtype_name, channels = IMAGE_ENCODINGS[encoding]
@@ -136,15 +169,22 @@ def array_to_image(
         raise MessageError(f"{encoding} needs an array {layout}, got {array.shape}")
     if array.dtype != np.dtype(dtype_name):
         raise MessageError(f"{encoding} needs dtype {dtype_name}, got {array.dtype}")
-    data = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
+    data = np.ascontiguousarray(array.astype(array.dtype.newbyteorder(">" if is_bigendian else "<"), copy=False))
+    row_bytes = int(array.shape[1] * channels * array.dtype.itemsize)
+    row_step = row_bytes if step is None else int(step)
+    if row_step < row_bytes:
+        raise MessageError(f"{encoding} image {array.shape[1]} px wide needs step >= {row_bytes}, got {row_step}")
+    rows = data.view(np.uint8).reshape(array.shape[0], row_bytes)
+    if row_step > row_bytes:
+        rows = np.hstack([rows, np.zeros((array.shape[0], row_step - row_bytes), np.uint8)])
     return classes.Image(
         header=classes.header(stamp_ns, frame_id),
         height=int(array.shape[0]),
         width=int(array.shape[1]),
         encoding=encoding,
-        is_bigendian=0,
-        step=int(array.shape[1] * channels * array.dtype.itemsize),
-        data=classes.uint8_array(data.tobytes()),
+        is_bigendian=int(is_bigendian),
+        step=row_step,
+        data=classes.uint8_array(np.ascontiguousarray(rows).tobytes()),
     )
 
 

@@ -16,7 +16,11 @@ SHARED_FOLDERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 CONSOLE_SCRIPTS = [
+    "stereo_frontend_node = stereo_nerf_ros.stereo_frontend_node:main",
+    "matcher_node = stereo_nerf_ros.matcher_node:main",
     "depth_prior_node = stereo_nerf_ros.depth_prior_node:main",
+    "tracker_node = stereo_nerf_ros.tracker_node:main",
+    "trainer_node = stereo_nerf_ros.trainer_node:main",
 ]
 
 

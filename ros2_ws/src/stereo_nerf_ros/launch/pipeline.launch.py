@@ -1,13 +1,18 @@
-"""Launch the stereo_nerf pipeline (for now the depth_prior node), optionally with a bag and RViz.
+"""Launch the stereo_nerf pipeline: stereo_frontend, matcher, depth_prior, tracker and trainer, optionally
+with a bag and RViz.
 
 Arguments (``ros2 launch stereo_nerf_ros pipeline.launch.py --show-args``):
   config             parameter YAML for every node (default: the installed config/pipeline.yaml)
-  namespace          namespace of the nodes (outputs become /<namespace>/depth_prior/...)
+  namespace          namespace of the nodes (outputs become /<namespace>/<node>/...)
   left_image, right_image, left_camera_info, right_camera_info
-                     the driver's topics, remapped onto the stereo_nerf input topics
+                     the driver's topics, remapped onto the stereo_nerf input topics (also their
+                     /compressed sub-topics, for nodes.compressed_input)
   use_sim_time       use /clock (set true together with bag:=...)
   bag                a bag folder to play with ``ros2 bag play <bag> --clock`` (default: none)
   rviz               start RViz2 with config/stereo_nerf.rviz
+
+The nodes and their wiring are those of stereo_nerf_ros.node_specs (the same wiring the offline
+stereo_nerf_core.pipeline.graph.StageGraph replays bags through).
 """
 
 from __future__ import annotations
@@ -21,10 +26,18 @@ from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, NotEqualsSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+from stereo_nerf_ros.node_specs import SPECS
 
 from stereo_nerf_core.io import topics
 
 PACKAGE = "stereo_nerf_ros"
+DRIVER_ARGUMENTS = {
+    topics.LEFT_IMAGE: "left_image",
+    topics.RIGHT_IMAGE: "right_image",
+    topics.LEFT_CAMERA_INFO: "left_camera_info",
+    topics.RIGHT_CAMERA_INFO: "right_camera_info",
+}
+"""Input topic -> the launch argument that remaps it."""
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -66,21 +79,26 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("rviz", default_value="false", description="Start RViz2 with config/stereo_nerf.rviz"),
     ]
 
-    depth_prior = Node(
-        package=PACKAGE,
-        executable="depth_prior_node",
-        name="depth_prior",
-        namespace=namespace,
-        parameters=[config, {"use_sim_time": use_sim_time}],
-        remappings=[
-            (topics.LEFT_IMAGE, LaunchConfiguration("left_image")),
-            (topics.RIGHT_IMAGE, LaunchConfiguration("right_image")),
-            (topics.LEFT_CAMERA_INFO, LaunchConfiguration("left_camera_info")),
-            (topics.RIGHT_CAMERA_INFO, LaunchConfiguration("right_camera_info")),
-        ],
-        output="screen",
-        emulate_tty=True,
-    )
+    nodes = []
+    for spec in SPECS.values():
+        remappings = []
+        for topic, argument in DRIVER_ARGUMENTS.items():
+            if topic in spec.inputs:
+                remappings.append((topic, LaunchConfiguration(argument)))
+                if topic in (topics.LEFT_IMAGE, topics.RIGHT_IMAGE):
+                    remappings.append((f"{topic}/compressed", [LaunchConfiguration(argument), "/compressed"]))
+        nodes.append(
+            Node(
+                package=PACKAGE,
+                executable=spec.executable,
+                name=spec.name,
+                namespace=namespace,
+                parameters=[config, {"use_sim_time": use_sim_time}],
+                remappings=remappings,
+                output="screen",
+                emulate_tty=True,
+            )
+        )
     bag_player = ExecuteProcess(
         cmd=["ros2", "bag", "play", bag, "--clock"],
         condition=IfCondition(NotEqualsSubstitution(bag, "")),
@@ -95,4 +113,4 @@ def generate_launch_description() -> LaunchDescription:
         condition=IfCondition(LaunchConfiguration("rviz")),
         output="screen",
     )
-    return LaunchDescription([*arguments, depth_prior, bag_player, rviz])
+    return LaunchDescription([*arguments, *nodes, bag_player, rviz])

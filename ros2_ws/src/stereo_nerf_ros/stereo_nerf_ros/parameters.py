@@ -1,18 +1,74 @@
 """Node parameters from :class:`PipelineConfig`: declaration and read-back, testable without rclpy.
 
 Every node declares ``group.name`` parameters (for example ``depth_prior.max_depth_m``) with the
-defaults of :class:`PipelineConfig` and the field docstrings as descriptions; the launch file passes
+defaults of :class:`PipelineConfig`, the field docstrings as descriptions and, where the dataclass
+checks one, the range (``floating_point_range`` / ``integer_range``); the launch file passes
 ``config/pipeline.yaml`` as the node's parameter file, which overrides the defaults. Parameters are
 read once at start-up, so they are declared read-only (``ros2 param set`` is refused).
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
+import operator
 from collections.abc import Callable, Iterable
+from types import SimpleNamespace
 from typing import Any
 
+from stereo_nerf_core import config as config_module
 from stereo_nerf_core.config import PipelineConfig, config_from_parameters, flatten_parameters, parameter_descriptions
 from stereo_nerf_core.errors import ConfigError
+
+_OPERATORS: dict[type, Callable[..., Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Pow: operator.pow,
+    ast.USub: operator.neg,
+}
+
+
+def _number(node: ast.expr) -> float:
+    """Value of a constant arithmetic expression such as ``2**31 - 1`` or ``1e6``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return float(_OPERATORS[type(node.op)](_number(node.left), _number(node.right)))
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
+        return float(_OPERATORS[type(node.op)](_number(node.operand)))
+    raise ConfigError(f"range bound {ast.unparse(node)} in stereo_nerf_core/config.py is not a constant")
+
+
+def parameter_ranges() -> dict[str, tuple[float, float]]:
+    """``{"group.name": (low, high)}`` of every ``_check_range`` the config dataclasses apply (inclusive).
+
+    A bound given by another field (``max_depth_m >= min_depth_m``) becomes that field's own bound
+    on the same side, so the declared range is the loosest one (none when that field has no range);
+    the dataclass still checks the rest when the node reads its parameters.
+    """
+    tree = ast.parse(inspect.getsource(config_module))
+    calls: dict[str, tuple[ast.expr, ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_check_range":
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                calls[first.value] = (node.args[2], node.args[3])
+
+    def bound(name: str, side: int) -> float | None:
+        if name not in calls:  # a field without a range of its own: no declared range
+            return None
+        expression = calls[name][side]
+        if isinstance(expression, ast.Attribute) and isinstance(expression.value, ast.Name):
+            return bound(f"{name.split('.')[0]}.{expression.attr}", side)
+        return _number(expression)
+
+    ranges: dict[str, tuple[float, float]] = {}
+    for name in calls:
+        low, high = bound(name, 0), bound(name, 1)
+        if low is not None and high is not None:
+            ranges[name] = (low, high)
+    return ranges
 
 
 def pipeline_groups() -> tuple[str, ...]:
@@ -33,23 +89,40 @@ def default_parameters(groups: Iterable[str] | None = None) -> dict[str, Any]:
 
 
 def declare_pipeline_parameters(
-    node: Any, groups: Iterable[str], *, descriptor_type: Callable[..., Any] | None = None
+    node: Any,
+    groups: Iterable[str],
+    *,
+    descriptor_type: Callable[..., Any] | None = None,
+    range_types: tuple[Callable[..., Any], Callable[..., Any]] | None = None,
 ) -> list[str]:
     """Declare every ``group.name`` of ``groups`` on ``node``; returns the names declared.
 
     ``node`` needs ``declare_parameter(name, value, descriptor)`` (an ``rclpy.node.Node``).
-    ``descriptor_type`` builds the descriptors (keyword arguments ``description`` and ``read_only``);
-    by default it is ``rcl_interfaces.msg.ParameterDescriptor``, imported only here.
+    ``descriptor_type`` builds the descriptors (keyword arguments ``description``, ``read_only``,
+    ``floating_point_range`` and ``integer_range``) and ``range_types`` the (float, integer) ranges
+    (keyword arguments ``from_value``, ``to_value``, ``step``); by default they are rcl_interfaces'
+    ``ParameterDescriptor``, ``FloatingPointRange`` and ``IntegerRange``, imported only here (with
+    a ``descriptor_type`` given, ranges default to plain namespaces).
     """
     if descriptor_type is None:
-        from rcl_interfaces.msg import ParameterDescriptor
+        from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
         descriptor_type = ParameterDescriptor
+        range_types = range_types or (FloatingPointRange, IntegerRange)
+    float_range, integer_range = range_types or (SimpleNamespace, SimpleNamespace)
     descriptions = parameter_descriptions()
+    ranges = parameter_ranges()
     declared: list[str] = []
     for name, default in default_parameters(groups).items():
-        description = descriptions.get(name, "")
-        node.declare_parameter(name, default, descriptor_type(description=description, read_only=True))
+        extra: dict[str, Any] = {}
+        if name in ranges and not isinstance(default, bool):
+            low, high = ranges[name]
+            if isinstance(default, int):
+                extra["integer_range"] = [integer_range(from_value=int(low), to_value=int(high), step=0)]
+            else:
+                extra["floating_point_range"] = [float_range(from_value=float(low), to_value=float(high), step=0.0)]
+        descriptor = descriptor_type(description=descriptions.get(name, ""), read_only=True, **extra)
+        node.declare_parameter(name, default, descriptor)
         declared.append(name)
     return declared
 

@@ -28,11 +28,13 @@ def float64_array(values: Any) -> array.array[float]:
 
 def rclpy_message_classes() -> MessageClasses:
     """Message classes of the sourced ROS 2 installation (needs rclpy's message packages)."""
-    from builtin_interfaces.msg import Time
+    from builtin_interfaces.msg import Duration, Time
     from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Transform, TransformStamped, Vector3
-    from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
-    from std_msgs.msg import Header
+    from nav_msgs.msg import Path
+    from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField, RegionOfInterest
+    from std_msgs.msg import ColorRGBA, Header
     from tf2_msgs.msg import TFMessage
+    from visualization_msgs.msg import Marker, MeshFile
 
     return MessageClasses(
         Time=Time,
@@ -48,6 +50,14 @@ def rclpy_message_classes() -> MessageClasses:
         Transform=Transform,
         Vector3=Vector3,
         TFMessage=TFMessage,
+        CompressedImage=CompressedImage,
+        PointCloud2=PointCloud2,
+        PointField=PointField,
+        Path=Path,
+        Marker=Marker,
+        MeshFile=MeshFile,
+        ColorRGBA=ColorRGBA,
+        Duration=Duration,
         uint8_array=uint8_array,
         float64_array=float64_array,
     )

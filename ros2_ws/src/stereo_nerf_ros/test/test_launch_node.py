@@ -1,5 +1,6 @@
-"""Launch test (runs in the docker image with `colcon test`): pipeline.launch.py starts depth_prior, which
-advertises /depth_prior/depth and publishes a depth image for a synthetic stereo pair.
+"""Launch test (runs in the docker image with `colcon test`): pipeline.launch.py starts every node; each
+advertises its outputs (the trainer after its lifecycle configure), and depth_prior publishes a depth image
+for a synthetic stereo pair.
 
 Without ROS 2 (this project's CI machines) the module is skipped at import.
 """
@@ -93,6 +94,19 @@ class TestDepthPriorNode(unittest.TestCase):
                 return
             rclpy.spin_once(self.node, timeout_sec=0.2)
         self.fail(f"{DEPTH_TOPIC} did not appear within {TIMEOUT_S} s; topics: {sorted(names)}")
+
+    def test_every_node_advertises_its_outputs(self) -> None:
+        from stereo_nerf_ros.node_specs import SPECS
+
+        from stereo_nerf_core.pipeline.node_topics import resolve
+
+        wanted = {resolve(spec.name, topic) for spec in SPECS.values() for topic in spec.outputs}
+        deadline = time.monotonic() + TIMEOUT_S
+        names: set[str] = set()
+        while time.monotonic() < deadline and not wanted <= names:
+            names = {name for name, _ in self.node.get_topic_names_and_types()}
+            rclpy.spin_once(self.node, timeout_sec=0.2)
+        self.assertFalse(wanted - names, f"not advertised within {TIMEOUT_S} s: {sorted(wanted - names)}")
 
     def test_depth_is_published_for_a_stereo_pair(self) -> None:
         from sensor_msgs.msg import CameraInfo, Image

@@ -6,7 +6,6 @@ import array
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -21,7 +20,6 @@ from stereo_nerf_ros.depth_prior import (
     LEFT_RECT_IMAGE_TOPIC,
     LEFT_RECT_OPTICAL_FRAME,
     OUTPUT_TOPICS,
-    LatestSlot,
     StereoMessages,
     depth_image_array,
     depth_outputs,
@@ -115,9 +113,27 @@ def test_outputs_are_the_documented_topics(processed: RectifiedDepth) -> None:
     outputs = depth_outputs(processed, ROSBAGS_CLASSES, STAMP_NS)
     assert tuple(outputs) == OUTPUT_TOPICS
     assert all(topic.startswith("~/") for topic in outputs)
-    for msg in outputs.values():
+    for topic, msg in outputs.items():
         assert _stamp(msg) == STAMP_NS
-        assert msg.header.frame_id == LEFT_RECT_OPTICAL_FRAME
+        expected = "stereo_right_rect_optical_frame" if topic == "~/right/camera_info" else LEFT_RECT_OPTICAL_FRAME
+        assert msg.header.frame_id == expected, topic
+
+
+def test_mask_marks_usable_pixels(processed: RectifiedDepth) -> None:
+    from stereo_nerf_core.frontend.masks import background_mask, specular_mask
+
+    mask = image_to_array(depth_outputs(processed, ROSBAGS_CLASSES, STAMP_NS)["~/mask"])
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+    excluded = specular_mask(processed.left) | background_mask(processed.left)
+    np.testing.assert_array_equal(mask == 0, excluded)
+    assert 0.5 < (mask == 255).mean() < 1.0  # random texture: some near-white and near-black pixels
+
+
+def test_right_camera_info_carries_the_baseline(processed: RectifiedDepth) -> None:
+    info = depth_outputs(processed, ROSBAGS_CLASSES, STAMP_NS)["~/right/camera_info"]
+    P = np.asarray(info.p).reshape(3, 4)
+    assert -P[0, 3] / P[0, 0] == pytest.approx(BASELINE_M)
+    assert np.asarray(info.r).reshape(3, 3).tolist() == np.eye(3).tolist()
 
 
 def test_depth_image_is_32fc1_metres_with_nan_for_none(processed: RectifiedDepth) -> None:
@@ -221,39 +237,6 @@ def test_empty_frame_id_falls_back_to_the_left_optical_frame() -> None:
     assert converted.raw_frame_id == topics.LEFT_OPTICAL_FRAME
 
 
-def test_latest_slot_keeps_the_newest_and_counts_drops() -> None:
-    slot: LatestSlot[int] = LatestSlot()
-    assert slot.take() is None
-    assert slot.put(1) is False
-    assert slot.put(2) is True  # 1 was never taken: dropped
-    assert slot.take() == 2
-    assert slot.take() is None
-    assert slot.put(3) is False
-    assert (slot.received, slot.dropped) == (3, 1)
-
-
-def test_latest_slot_is_thread_safe() -> None:
-    slot: LatestSlot[int] = LatestSlot()
-    taken: list[int] = []
-
-    def producer() -> None:
-        for i in range(20_000):
-            slot.put(i)
-
-    thread = threading.Thread(target=producer)
-    thread.start()
-    while thread.is_alive():
-        item = slot.take()
-        if item is not None:
-            taken.append(item)
-    last = slot.take()
-    if last is not None:
-        taken.append(last)
-    assert taken == sorted(taken) and taken[-1] == 19_999
-    assert slot.received == 20_000
-    assert slot.dropped + len(taken) == slot.received
-
-
 # --- the rclpy message classes, checked with stand-in message modules ---
 
 
@@ -267,11 +250,13 @@ def test_array_factories_build_what_rclpy_setters_accept() -> None:
 
 def _fake_message_modules() -> dict[str, ModuleType]:
     layout = {
-        "builtin_interfaces.msg": ("Time",),
+        "builtin_interfaces.msg": ("Duration", "Time"),
         "geometry_msgs.msg": ("Point", "Pose", "PoseStamped", "Quaternion", "Transform", "TransformStamped", "Vector3"),
-        "sensor_msgs.msg": ("CameraInfo", "Image", "RegionOfInterest"),
-        "std_msgs.msg": ("Header",),
+        "nav_msgs.msg": ("Path",),
+        "sensor_msgs.msg": ("CameraInfo", "CompressedImage", "Image", "PointCloud2", "PointField", "RegionOfInterest"),
+        "std_msgs.msg": ("ColorRGBA", "Header"),
         "tf2_msgs.msg": ("TFMessage",),
+        "visualization_msgs.msg": ("Marker", "MeshFile"),
     }
     modules: dict[str, ModuleType] = {}
     for name, classes in layout.items():
@@ -312,6 +297,7 @@ def test_ros_free_modules_import_without_rclpy_or_torch() -> None:
     code = (
         "import sys\n"
         "import stereo_nerf_ros.depth_prior, stereo_nerf_ros.parameters, stereo_nerf_ros.ros_messages\n"
+        "import stereo_nerf_ros.node_specs, stereo_nerf_core.pipeline.graph\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'rclpy', 'torch', 'open3d', 'kornia'})\n"
         "assert not heavy, heavy\n"
     )

@@ -162,25 +162,37 @@ def test_runs_and_declares_the_arguments_first(description: Any, tmp_path: Path)
     assert config.kwargs["default_value"] == str(tmp_path / "stereo_nerf_ros" / "config" / "pipeline.yaml")
 
 
-def test_depth_prior_node_wiring(description: Any) -> None:
-    nodes = [node for node in _entities(description, "Node") if node.kwargs["package"] == "stereo_nerf_ros"]
-    assert len(nodes) == 1
-    node = nodes[0].kwargs
-    assert node["executable"] == "depth_prior_node"
-    assert node["name"] == "depth_prior"
-    assert _config_name(node["namespace"]) == "namespace"
-    config_file, overrides = node["parameters"]
-    assert _config_name(config_file) == "config"
-    sim_time = overrides["use_sim_time"]
-    assert type(sim_time).__name__ == "ParameterValue" and sim_time.kwargs["value_type"] is bool
-    assert _config_name(sim_time.args[0]) == "use_sim_time"
-    remappings = {source: _config_name(target) for source, target in node["remappings"]}
-    assert remappings == {
+def test_every_node_of_the_specs_is_started_with_the_yaml_and_its_remappings(description: Any) -> None:
+    from stereo_nerf_ros.node_specs import SPECS
+
+    from stereo_nerf_core.pipeline.node_topics import NODES
+
+    nodes = [node.kwargs for node in _entities(description, "Node") if node.kwargs["package"] == "stereo_nerf_ros"]
+    assert [node["name"] for node in nodes] == list(NODES) == list(SPECS)
+    arguments = {
         topics.LEFT_IMAGE: "left_image",
         topics.RIGHT_IMAGE: "right_image",
         topics.LEFT_CAMERA_INFO: "left_camera_info",
         topics.RIGHT_CAMERA_INFO: "right_camera_info",
     }
+    for node in nodes:
+        spec = SPECS[node["name"]]
+        assert node["executable"] == spec.executable
+        assert _config_name(node["namespace"]) == "namespace"
+        config_file, overrides = node["parameters"]
+        assert _config_name(config_file) == "config"  # the one YAML: every node's defaults
+        sim_time = overrides["use_sim_time"]
+        assert type(sim_time).__name__ == "ParameterValue" and sim_time.kwargs["value_type"] is bool
+        assert _config_name(sim_time.args[0]) == "use_sim_time"
+        plain = {source: _config_name(target) for source, target in node["remappings"] if not isinstance(target, list)}
+        assert plain == {topic: name for topic, name in arguments.items() if topic in spec.inputs}, spec.name
+        compressed = {source: target for source, target in node["remappings"] if isinstance(target, list)}
+        for topic in (topics.LEFT_IMAGE, topics.RIGHT_IMAGE):
+            if topic in spec.inputs:
+                target = compressed[f"{topic}/compressed"]
+                assert _config_name(target[0]) == arguments[topic] and target[1] == "/compressed"
+    raw = {node["name"] for node in nodes if node["remappings"]}
+    assert raw == {"stereo_frontend", "depth_prior", "tracker"}  # tracker: the raw left camera_info
 
 
 def test_bag_player_runs_only_with_a_bag(description: Any) -> None:

@@ -93,8 +93,16 @@ def test_default_descriptor_is_rcl_interfaces(monkeypatch: pytest.MonkeyPatch) -
     class ParameterDescriptor(SimpleNamespace):
         pass
 
+    class FloatingPointRange(SimpleNamespace):
+        pass
+
+    class IntegerRange(SimpleNamespace):
+        pass
+
     package, module = ModuleType("rcl_interfaces"), ModuleType("rcl_interfaces.msg")
     module.ParameterDescriptor = ParameterDescriptor  # type: ignore[attr-defined]
+    module.FloatingPointRange = FloatingPointRange  # type: ignore[attr-defined]
+    module.IntegerRange = IntegerRange  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "rcl_interfaces", package)
     monkeypatch.setitem(sys.modules, "rcl_interfaces.msg", module)
     node = _FakeNode()
@@ -102,6 +110,11 @@ def test_default_descriptor_is_rcl_interfaces(monkeypatch: pytest.MonkeyPatch) -
     assert node.declared and all(isinstance(d.descriptor, ParameterDescriptor) for d in node.declared)
     by_name = {d.name: d.descriptor.description for d in node.declared}
     assert "metres" in by_name["depth_prior.max_depth_m"]
+    descriptors = {d.name: d.descriptor for d in node.declared}
+    (block,) = descriptors["depth_prior.block_size"].integer_range
+    assert isinstance(block, IntegerRange) and (block.from_value, block.to_value, block.step) == (1, 31, 0)
+    (depth,) = descriptors["depth_prior.max_depth_m"].floating_point_range
+    assert isinstance(depth, FloatingPointRange) and depth.to_value == 1000.0
 
 
 def test_read_round_trips_the_yaml() -> None:

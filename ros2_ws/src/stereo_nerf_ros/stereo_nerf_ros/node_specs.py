@@ -1,0 +1,136 @@
+"""What every node is, without rclpy: name, executable, parameter groups, inputs, outputs and services.
+
+The rclpy nodes build their publishers from :data:`SPECS` (message types by name), the launch file
+starts one node per spec, and the tests check that the specs, the launch file, the YAML and the
+nodes' declared parameters agree. Topics are as in :mod:`stereo_nerf_core.pipeline.node_topics`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from stereo_nerf_core.io import topics
+from stereo_nerf_core.pipeline import node_topics as names
+
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+POINT_CLOUD = "sensor_msgs/msg/PointCloud2"
+POSE = "geometry_msgs/msg/PoseStamped"
+PATH = "nav_msgs/msg/Path"
+TF = "tf2_msgs/msg/TFMessage"
+MARKER = "visualization_msgs/msg/Marker"
+TRIGGER = "std_srvs/srv/Trigger"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the pipeline."""
+
+    name: str
+    executable: str
+    """Console script (setup.py) and launch ``executable``."""
+    parameter_groups: tuple[str, ...]
+    """Groups of pipeline.yaml the node declares as ``group.name`` parameters."""
+    inputs: dict[str, str]
+    """Subscribed topic -> message type (raw image topics: Image, or CompressedImage on ``<topic>/compressed``)."""
+    outputs: dict[str, str]
+    """Published topic (node-relative ``~/...`` or absolute) -> message type."""
+    services: dict[str, str]
+    """Service (node-relative) -> service type."""
+    lifecycle: bool = False
+
+
+FRONTEND_GROUPS = ("sync", "nodes")
+_RAW = dict(zip(names.RAW_INPUTS, (IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True))
+
+SPECS: dict[str, NodeSpec] = {
+    spec.name: spec
+    for spec in (
+        NodeSpec(
+            names.STEREO_FRONTEND,
+            "stereo_frontend_node",
+            FRONTEND_GROUPS,
+            _RAW,
+            {
+                names.LEFT_RECT_IMAGE: IMAGE,
+                names.RIGHT_RECT_IMAGE: IMAGE,
+                names.LEFT_RECT_INFO: CAMERA_INFO,
+                names.RIGHT_RECT_INFO: CAMERA_INFO,
+                topics.TF_STATIC: TF,
+            },
+            {},
+        ),
+        NodeSpec(
+            names.MATCHER,
+            "matcher_node",
+            ("sync", "matching", "nodes"),
+            dict(zip(names.MATCHER_INPUTS, (IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True)),
+            {names.MATCHES: POINT_CLOUD, names.POINTS: POINT_CLOUD},
+            {},
+        ),
+        NodeSpec(
+            names.DEPTH_PRIOR,
+            "depth_prior_node",
+            ("sync", "depth_prior", "nodes"),
+            _RAW,
+            {
+                names.DEPTH: IMAGE,
+                names.CONFIDENCE: IMAGE,
+                names.MASK: IMAGE,
+                names.LEFT_RECT_IMAGE: IMAGE,
+                names.LEFT_RECT_INFO: CAMERA_INFO,
+                names.RIGHT_RECT_INFO: CAMERA_INFO,
+                topics.TF_STATIC: TF,
+            },
+            {},
+        ),
+        NodeSpec(
+            names.TRACKER,
+            "tracker_node",
+            ("sync", "matching", "odometry", "keyframes", "tracking", "nodes"),
+            {
+                **dict(zip(names.TRACKER_INPUTS, (IMAGE, IMAGE, IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True)),
+                topics.LEFT_CAMERA_INFO: CAMERA_INFO,
+                topics.TF: TF,
+                topics.GROUND_TRUTH_POSE: POSE,
+            },
+            {names.KEYFRAME_POSE: POSE, names.POSE: POSE, names.PATH: PATH, topics.TF: TF},
+            {},
+        ),
+        NodeSpec(
+            names.TRAINER,
+            "trainer_node",
+            ("sync", "trainer", "nodes"),
+            {
+                **dict(
+                    zip(
+                        names.TRAINER_FRAME_INPUTS,
+                        (IMAGE, IMAGE, IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO),
+                        strict=True,
+                    )
+                ),
+                names.TRAINER_POSE_INPUTS[0]: POSE,
+                names.TRAINER_POSE_INPUTS[1]: POSE,
+            },
+            {
+                names.RENDERED_DEPTH: IMAGE,
+                names.RENDERED_IMAGE: IMAGE,
+                names.CLOUD: POINT_CLOUD,
+                names.REFINED_PATH: PATH,
+                names.MESH: MARKER,
+            },
+            dict.fromkeys(names.TRAINER_SERVICES, TRIGGER),
+            lifecycle=True,
+        ),
+    )
+}
+"""Every node, in data-flow order."""
+
+
+def message_class(type_name: str) -> Any:
+    """The rclpy class of ``"package/msg/Name"`` or ``"package/srv/Name"`` (needs the ROS packages)."""
+    package, kind, name = type_name.split("/")
+    return getattr(importlib.import_module(f"{package}.{kind}"), name)

@@ -1,0 +1,170 @@
+"""The rclpy nodes without rclpy: they parse, are installed, wire the stages their specs name, declare the
+YAML's parameters (same names, defaults, descriptions and ranges) and use the documented QoS and synchronisers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from stereo_nerf_ros.node_specs import SPECS
+from stereo_nerf_ros.parameters import declare_pipeline_parameters, parameter_ranges
+
+from stereo_nerf_core.config import PipelineConfig, flatten_parameters
+from stereo_nerf_core.io import topics
+from stereo_nerf_core.pipeline import node_topics as names
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+MODULES = PACKAGE_ROOT / "stereo_nerf_ros"
+CONFIG_FILE = PACKAGE_ROOT / "config" / "pipeline.yaml"
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def _yaml() -> dict[str, Any]:
+    groups = yaml.safe_load(CONFIG_FILE.read_text())["/**"]["ros__parameters"]
+    return {f"{group}.{name}": value for group, values in groups.items() for name, value in values.items()}
+
+
+class _FakeNode:
+    def __init__(self) -> None:
+        self.declared: dict[str, tuple[Any, Any]] = {}
+
+    def declare_parameter(self, name: str, value: Any, descriptor: Any) -> None:
+        assert name not in self.declared, f"{name} declared twice"
+        self.declared[name] = (value, descriptor)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_node_module_parses_and_has_main(name: str) -> None:
+    path = MODULES / f"{SPECS[name].executable}.py"
+    tree = _tree(path)
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert "main" in functions, path
+    assert f"SPECS[names.{name.upper()}]" in ast.unparse(tree), f"{path} does not use its spec"
+    assert len(path.read_text().splitlines()) < 200, f"{path} is no longer a thin shell"
+
+
+def test_console_scripts_start_every_node() -> None:
+    setup = _tree(PACKAGE_ROOT / "setup.py")
+    scripts = next(
+        node.value
+        for node in setup.body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "CONSOLE_SCRIPTS"
+    )
+    entries = {entry.split("=")[0].strip(): entry.split("=")[1].strip() for entry in ast.literal_eval(scripts)}
+    assert entries == {spec.executable: f"stereo_nerf_ros.{spec.executable}:main" for spec in SPECS.values()}
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_declared_parameters_equal_the_yaml(name: str) -> None:
+    node = _FakeNode()
+    declare_pipeline_parameters(node, SPECS[name].parameter_groups, descriptor_type=SimpleNamespace)
+    in_yaml, ranges = _yaml(), parameter_ranges()
+    assert node.declared, name
+    for parameter, (value, descriptor) in node.declared.items():
+        assert parameter in in_yaml, f"{name} declares {parameter}, which pipeline.yaml lacks"
+        assert value == in_yaml[parameter] and type(value) is type(in_yaml[parameter]), parameter
+        assert descriptor.description.strip() and descriptor.read_only is True
+        if parameter in ranges and not isinstance(value, bool):
+            low, high = ranges[parameter]
+            kind = "integer_range" if isinstance(value, int) else "floating_point_range"
+            (declared_range,) = getattr(descriptor, kind)
+            assert (declared_range.from_value, declared_range.to_value) == (low, high), parameter
+            assert low <= value <= high, f"{parameter} default {value} outside its range [{low}, {high}]"
+
+
+def test_every_group_is_read_by_some_node_or_the_replay() -> None:
+    used = {group for spec in SPECS.values() for group in spec.parameter_groups}
+    groups = {name.split(".")[0] for name in flatten_parameters(PipelineConfig())}
+    assert {"sync", "depth_prior", "matching", "odometry", "keyframes", "tracking", "trainer", "nodes"} <= used
+    assert used <= groups
+
+
+def test_most_parameters_have_a_declared_range() -> None:
+    ranges = parameter_ranges()
+    numeric = [
+        n
+        for n, v in flatten_parameters(PipelineConfig()).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+    assert len([n for n in numeric if n in ranges]) >= 0.9 * len(numeric)
+    assert ranges["sync.slop_s"] == (0.0, 1.0)
+    assert ranges["depth_prior.max_depth_m"][1] == 1000.0  # lower bound: min_depth_m's own lower bound
+
+
+def test_specs_publish_what_the_stages_return() -> None:
+    assert tuple(SPECS["stereo_frontend"].outputs) == (*names.FRONTEND_OUTPUTS, topics.TF_STATIC)
+    assert tuple(SPECS["matcher"].outputs) == names.MATCHER_OUTPUTS
+    assert tuple(SPECS["depth_prior"].outputs) == (*names.DEPTH_PRIOR_OUTPUTS, topics.TF_STATIC)
+    assert set(SPECS["tracker"].outputs) == {*names.TRACKER_OUTPUTS, topics.TF}
+    assert tuple(SPECS["trainer"].outputs) == names.TRAINER_OUTPUTS
+    assert tuple(SPECS["trainer"].services) == names.TRAINER_SERVICES
+    assert [spec.lifecycle for spec in SPECS.values()] == [False, False, False, False, True]
+
+
+def test_runtime_uses_sensor_qos_and_the_sync_parameters() -> None:
+    source = (MODULES / "node_runtime.py").read_text()
+    assert "qos_profile=qos_profile_sensor_data" in source
+    assert "ApproximateTimeSynchronizer(inputs, queue_size=size, slop=self.config.sync.slop_s)" in source
+    assert "size = self.config.sync.queue_size" in source
+    assert "DropOldestQueue(" in source and "self.config.nodes.queue_size" in source
+
+
+def test_trainer_builds_its_model_on_configure_not_on_construction() -> None:
+    tree = _tree(MODULES / "trainer_node.py")
+    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    assert [ast.unparse(base) for base in cls.bases] == ["LifecycleNode"]
+    methods = {node.name: ast.unparse(node) for node in cls.body if isinstance(node, ast.FunctionDef)}
+    assert "self.stage.configure()" in methods["on_configure"]
+    assert "configure()" not in methods["__init__"].replace("TrainerStage(", "")
+    assert {"on_configure", "on_activate", "on_deactivate", "on_cleanup"} <= set(methods)
+    for module in ("trainer_node.py", "node_runtime.py", "node_specs.py"):
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(_tree(MODULES / module))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in (node.names if isinstance(node, ast.Import) else [SimpleNamespace(name=node.module or "")])
+        }
+        assert "torch" not in imported, module
+
+
+def test_rviz_shows_depth_cloud_path_and_mesh_of_published_topics() -> None:
+    document = yaml.safe_load((PACKAGE_ROOT / "config" / "stereo_nerf.rviz").read_text())
+    displays = document["Visualization Manager"]["Displays"]
+    shown = {d["Topic"]["Value"]: d["Class"] for d in displays if isinstance(d.get("Topic"), dict)}
+    published = {
+        names.resolve(spec.name, topic): kind for spec in SPECS.values() for topic, kind in spec.outputs.items()
+    }
+    for topic in shown:
+        assert topic in published, f"RViz shows {topic}, which no node publishes"
+    assert shown["/depth_prior/depth"] == "rviz_default_plugins/Image"
+    assert shown["/trainer/cloud"] == "rviz_default_plugins/PointCloud2"
+    assert shown["/tracker/path"] == "rviz_default_plugins/Path"
+    assert shown["/trainer/mesh"] == "rviz_default_plugins/Marker"
+    assert document["Visualization Manager"]["Global Options"]["Fixed Frame"] == topics.WORLD_FRAME
+
+
+STAGES = {
+    "stereo_frontend": ("StereoFrontendStage", "self.stage.process(StereoMessages(*item)"),
+    "matcher": ("MatcherStage", "self.stage.process(*item"),
+    "depth_prior": ("DepthPriorNodeStage", "self.stage.process(StereoMessages(*item)"),
+    "tracker": ("TrackerStage", "self.stage.process(*item"),
+    "trainer": ("TrainerStage", "self.stage.accept_frame(*item"),
+}
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_node_and_stage_graph_call_the_same_stage(name: str) -> None:
+    """What a node publishes is what its stage returns, exactly as StageGraph (which CI replays a bag through)."""
+    stage, call = STAGES[name]
+    node_source = (MODULES / f"{SPECS[name].executable}.py").read_text()
+    assert f"{stage}(self.runtime.config, self.runtime.classes)" in node_source
+    assert call in node_source
+    graph_source = (Path(names.__file__).parent / "graph.py").read_text()
+    assert f"{stage}(config, classes" in graph_source

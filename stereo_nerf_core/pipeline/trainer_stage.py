@@ -1,0 +1,331 @@
+"""ROS-free logic of the trainer node: keyframes in, rendered views, cloud, refined path and mesh out.
+
+Life cycle (a lifecycle node's transitions call these): :meth:`TrainerStage.configure` creates the
+:class:`~stereo_nerf_core.training.trainer.Trainer` (torch is imported then, never at import or
+construction; the field itself is built by the first training step, from the first keyframes),
+:meth:`activate` / :meth:`deactivate` start and stop training on its background thread,
+:meth:`cleanup` drops the model.
+
+Inputs: every depth_prior frame (depth, confidence, mask, rectified left image, rectified left and
+right camera_info) is kept in a small cache (``nodes.frame_cache``) until the tracker publishes the
+frame's pose: on ``~/keyframe_pose`` the frame becomes a training keyframe, on ``~/pose`` the
+latest frame to render. Taking inputs never waits for training (the keyframe buffer has its own
+lock), so the trainer never blocks the front-end.
+
+Outputs, each at most at its rate (by message stamps, see :class:`RateGate`):
+
+* ``~/rendered/depth`` (32FC1, metres, NaN where transparent) and ``~/rendered/image`` (rgb8) of the
+  latest frame at ``1 / nodes.render_downscale`` size, rectified left optical frame, its stamp;
+* ``~/cloud``: PointCloud2 (xyz, rgb) in ``world`` of the newest ``nodes.cloud_keyframes`` keyframes'
+  renders (opacity >= ``nodes.cloud_min_opacity``), and ``~/refined_path``: the keyframes' refined poses;
+* ``~/mesh``: Marker TRIANGLE_LIST in ``world`` (marching cubes at ``nodes.mesh_resolution``).
+
+Services as plain methods: :meth:`save_checkpoint`, :meth:`load_checkpoint`, :meth:`reset`, :meth:`write_mesh`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from stereo_nerf_core.config import PipelineConfig
+from stereo_nerf_core.geometry.depth_maps import backproject
+from stereo_nerf_core.io import topics
+from stereo_nerf_core.io.messages import MessageClasses, array_to_image, image_to_array, image_to_rgb, pose_to_matrix
+from stereo_nerf_core.io.messages import stamp_ns as header_ns
+from stereo_nerf_core.io.ros_conversions.marker import mesh_to_marker
+from stereo_nerf_core.io.ros_conversions.point_cloud import arrays_to_point_cloud
+from stereo_nerf_core.io.ros_conversions.trajectory import poses_to_path
+from stereo_nerf_core.pipeline import node_topics as names
+from stereo_nerf_core.pipeline.backpressure import RateGate
+from stereo_nerf_core.pipeline.errors import PipelineError
+from stereo_nerf_core.pipeline.node_stages import calibration_from_rectified
+
+if TYPE_CHECKING:
+    from stereo_nerf_core.training.trainer import Trainer
+
+F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class CachedFrame:
+    """One depth_prior frame, converted: what a keyframe or a render needs."""
+
+    stamp_ns: int
+    rgb: NDArray[np.uint8]
+    """(H, W, 3) rectified left image."""
+    depth: NDArray[np.float32]
+    """(H, W) metres, 0 where none."""
+    confidence: NDArray[np.float32]
+    valid: NDArray[np.bool_]
+    """(H, W) usable pixels (the mask image > 0)."""
+    K: F64
+    baseline_m: float
+
+
+def subsample(frame: CachedFrame, factor: int) -> tuple[F64, NDArray[np.float32], NDArray[np.float32]]:
+    """K, depth and confidence of every ``factor``-th pixel (pixel i' is pixel factor * i')."""
+    K = frame.K.copy()
+    K[:2] /= factor
+    return K, frame.depth[::factor, ::factor], frame.confidence[::factor, ::factor]
+
+
+class TrainerStage:
+    """trainer (see the module docstring)."""
+
+    name = names.TRAINER
+
+    def __init__(self, config: PipelineConfig, classes: MessageClasses, *, device: str = "auto") -> None:
+        self.config = config
+        self.classes = classes
+        self.device = device
+        self.trainer: Trainer | None = None
+        self.frames: OrderedDict[int, CachedFrame] = OrderedDict()
+        self.pending: OrderedDict[int, Any] = OrderedDict()
+        """Keyframe poses that came before their frame, by stamp."""
+        self.latest: tuple[int, F64] | None = None
+        """Stamp and pose of the latest tracked frame."""
+        nodes = config.nodes
+        self.render_gate = RateGate(nodes.render_rate_hz, name="nodes.render_rate_hz")
+        self.cloud_gate = RateGate(nodes.cloud_rate_hz, name="nodes.cloud_rate_hz")
+        self.mesh_gate = RateGate(nodes.mesh_rate_hz, name="nodes.mesh_rate_hz")
+        self.keyframes_added = 0
+        self.keyframes_missing = 0
+        """Keyframe poses given up on: their frame had left the cache or never came."""
+        self.outputs_skipped: dict[str, str] = {}
+        """Output topic -> why it was last skipped (no model yet, no surface yet)."""
+        self._lock = threading.RLock()
+        """Guards the caches and the trainer reference (never held while training or rendering)."""
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def configure(self) -> None:
+        """Create the trainer (imports torch; the field is built on the first training step)."""
+        from stereo_nerf_core.training.trainer import Trainer
+
+        self.trainer = Trainer(self.config.trainer, device=self.device)
+
+    def activate(self) -> None:
+        """Train continuously on the background thread (idle while there are no keyframes)."""
+        self._model().start()
+
+    def deactivate(self) -> None:
+        """Stop background training (re-raises, as TrainingError, what made it fail)."""
+        if self.trainer is not None and self.trainer.running:
+            self.trainer.stop()
+
+    def cleanup(self) -> None:
+        """Stop and drop the model and every cached frame."""
+        self.deactivate()
+        with self._lock:
+            self.trainer = None
+            self.frames.clear()
+            self.pending.clear()
+            self.latest = None
+
+    def _model(self) -> Trainer:
+        if self.trainer is None:
+            raise PipelineError("trainer: not configured (call configure() / the lifecycle 'configure' transition)")
+        return self.trainer
+
+    # -- inputs (never wait for training) --------------------------------------------------------
+    def accept_frame(
+        self,
+        depth_msg: Any,
+        confidence_msg: Any,
+        mask_msg: Any,
+        image_msg: Any,
+        left_info: Any,
+        right_info: Any,
+        *,
+        topic_names: tuple[str, ...] = names.TRAINER_FRAME_INPUTS,
+    ) -> None:
+        """Cache one depth_prior frame until the tracker gives its pose."""
+        calibration = calibration_from_rectified(left_info, right_info, topics_=(topic_names[4], topic_names[5]))
+        depth = image_to_array(depth_msg, topic=topic_names[0]).astype(np.float32)
+        frame = CachedFrame(
+            stamp_ns=header_ns(image_msg.header),
+            rgb=image_to_rgb(image_msg, topic=topic_names[3]),
+            depth=np.where(np.isfinite(depth) & (depth > 0), depth, 0).astype(np.float32),
+            confidence=np.nan_to_num(image_to_array(confidence_msg, topic=topic_names[1]).astype(np.float32)),
+            valid=image_to_array(mask_msg, topic=topic_names[2]) > 0,
+            K=calibration.K_rect,
+            baseline_m=calibration.baseline_m,
+        )
+        with self._lock:
+            self.frames[frame.stamp_ns] = frame
+            while len(self.frames) > self.config.nodes.frame_cache:
+                self.frames.popitem(last=False)
+            waiting = self.pending.pop(frame.stamp_ns, None)
+            if waiting is not None:
+                self.accept_keyframe_pose(waiting)
+
+    def accept_keyframe_pose(self, msg: Any) -> bool:
+        """Turn the cached frame of a keyframe pose into a training keyframe; False when the frame is not here
+        yet (the pose waits for it, up to ``nodes.frame_cache`` poses; older waiting ones are counted missing)."""
+        from stereo_nerf_core.training.keyframes import TrainingKeyframe
+
+        stamp = header_ns(msg.header)
+        with self._lock:
+            frame = self.frames.get(stamp)
+            if frame is None:
+                self.pending[stamp] = msg
+                while len(self.pending) > self.config.nodes.frame_cache:
+                    self.pending.popitem(last=False)
+                    self.keyframes_missing += 1
+                return False
+            keyframe = TrainingKeyframe(
+                index=self.keyframes_added,
+                stamp_ns=stamp,
+                rgb=frame.rgb,
+                depth=frame.depth,
+                confidence=frame.confidence,
+                valid=frame.valid,
+                K=frame.K,
+                T_world_camera=pose_to_matrix(msg.pose),
+            )
+            self._model().add_keyframe(keyframe)  # the buffer's own lock: never waits for a training step
+            self.keyframes_added += 1
+            return True
+
+    def accept_pose(self, msg: Any) -> None:
+        """The latest tracked frame (what ``~/rendered/*`` shows)."""
+        with self._lock:
+            self.latest = (header_ns(msg.header), pose_to_matrix(msg.pose))
+
+    # -- outputs -------------------------------------------------------------------------------
+    def outputs_due(self, now_ns: int) -> dict[str, Any]:
+        """The outputs whose rate allows one at ``now_ns`` (and that the model can give yet)."""
+        trainer = self.trainer
+        if trainer is None or trainer.field is None:
+            for topic in names.TRAINER_OUTPUTS:
+                self.outputs_skipped[topic] = "no model yet (no keyframe trained)"
+            return {}
+        outputs: dict[str, Any] = {}
+        if self._latest_frame() is not None and self.render_gate.due(now_ns):
+            outputs.update(self.render_latest())
+        if self.cloud_gate.due(now_ns):
+            outputs.update(self.cloud(now_ns))
+        if self.mesh_gate.due(now_ns):
+            marker = self.mesh_marker(now_ns)
+            if marker is not None:
+                outputs[names.MESH] = marker
+        return outputs
+
+    def _latest_frame(self) -> tuple[int, F64, CachedFrame] | None:
+        with self._lock:
+            if self.latest is None or self.latest[0] not in self.frames:
+                return None
+            return (*self.latest, self.frames[self.latest[0]])
+
+    def render_latest(self) -> dict[str, Any]:
+        """``~/rendered/depth`` and ``~/rendered/image`` of the latest frame, guided by its prior ({} without one)."""
+        latest = self._latest_frame()
+        if latest is None:
+            return {}
+        stamp, T_world_camera, frame = latest
+        K, depth, confidence = subsample(frame, self.config.nodes.render_downscale)
+        height, width = depth.shape
+        view = self._model().render(K, T_world_camera, width, height, depth_prior=depth, confidence=confidence)
+        rendered = np.where(view.opacity > 0, view.depth, np.nan).astype(np.float32)
+        rgb = np.clip(np.rint(view.rgb * 255), 0, 255).astype(np.uint8)
+        frame_id = names.LEFT_RECT_OPTICAL_FRAME
+        return {
+            names.RENDERED_DEPTH: array_to_image(
+                self.classes, rendered, encoding="32FC1", stamp_ns=stamp, frame_id=frame_id
+            ),
+            names.RENDERED_IMAGE: array_to_image(self.classes, rgb, encoding="rgb8", stamp_ns=stamp, frame_id=frame_id),
+        }
+
+    def cloud(self, now_ns: int) -> dict[str, Any]:
+        """``~/cloud`` (world points of the newest keyframes' renders) and ``~/refined_path``."""
+        trainer = self._model()
+        nodes = self.config.nodes
+        keyframes = trainer.buffer.snapshot()
+        poses = trainer.refined_poses()
+        points: list[NDArray[np.float32]] = []
+        colours: list[NDArray[np.uint8]] = []
+        for keyframe in keyframes[-nodes.cloud_keyframes :]:
+            K = keyframe.K.copy()
+            K[:2] /= nodes.cloud_downscale
+            depth = keyframe.depth[:: nodes.cloud_downscale, :: nodes.cloud_downscale]
+            confidence = keyframe.confidence[:: nodes.cloud_downscale, :: nodes.cloud_downscale]
+            T = poses.get(keyframe.index, keyframe.T_world_camera)
+            view = trainer.render(K, T, depth.shape[1], depth.shape[0], depth_prior=depth, confidence=confidence)
+            keep = (view.opacity >= nodes.cloud_min_opacity) & (view.depth > 0)
+            local = backproject(view.depth, K)[keep].astype(np.float64)
+            points.append((local @ T[:3, :3].T + T[:3, 3]).astype(np.float32))
+            colours.append(np.clip(np.rint(view.rgb[keep] * 255), 0, 255).astype(np.uint8))
+        xyz = np.concatenate(points) if points else np.zeros((0, 3), np.float32)
+        rgb = np.concatenate(colours) if colours else np.zeros((0, 3), np.uint8)
+        world = topics.WORLD_FRAME
+        ordered = sorted(keyframes, key=lambda k: k.index)
+        return {
+            names.CLOUD: arrays_to_point_cloud(self.classes, xyz, rgb, stamp_ns=now_ns, frame_id=world),
+            names.REFINED_PATH: poses_to_path(
+                self.classes,
+                [k.stamp_ns for k in ordered],
+                [poses.get(k.index, k.T_world_camera) for k in ordered],
+                stamp_ns=now_ns,
+                frame_id=world,
+            ),
+        }
+
+    def mesh_marker(self, now_ns: int) -> Any | None:
+        """``~/mesh`` of the current field, or None while the field has no surface yet."""
+        from stereo_nerf_core.training.errors import TrainingError
+        from stereo_nerf_core.training.export import extract_mesh
+
+        try:
+            mesh = extract_mesh(self._model(), resolution=self.config.nodes.mesh_resolution)
+        except TrainingError as error:
+            self.outputs_skipped[names.MESH] = str(error)
+            return None
+        return mesh_to_marker(
+            self.classes,
+            np.asarray(mesh.vertices),
+            np.asarray(mesh.triangles),
+            np.asarray(mesh.vertex_colors) if mesh.has_vertex_colors() else None,
+            stamp_ns=now_ns,
+            frame_id=topics.WORLD_FRAME,
+        )
+
+    # -- services ------------------------------------------------------------------------------
+    def save_checkpoint(self, path: Path | str) -> Path:
+        """Write the model, optimiser, keyframes and poses to ``path``."""
+        self._model().save(path)
+        return Path(path)
+
+    def load_checkpoint(self, path: Path | str) -> None:
+        """Replace the model by a checkpoint (training restarts if it was running)."""
+        from stereo_nerf_core.training.trainer import Trainer
+
+        loaded = Trainer.load(path, device=self.device)
+        running = self.trainer is not None and self.trainer.running
+        self.deactivate()
+        with self._lock:
+            self.trainer = loaded
+            self.keyframes_added = max((k.index + 1 for k in loaded.buffer.snapshot()), default=0)
+        if running:
+            self.activate()
+
+    def reset(self) -> None:
+        """Forget the model, keyframes and cached frames; a fresh trainer (running if it was) starts over."""
+        running = self.trainer is not None and self.trainer.running
+        self.cleanup()
+        with self._lock:
+            self.keyframes_added = 0
+            self.configure()
+        if running:
+            self.activate()
+
+    def write_mesh(self, path: Path | str) -> Path:
+        """Write the current mesh as PLY (vertex colours, world frame, metres); TrainingError without a surface."""
+        from stereo_nerf_core.training.export import extract_mesh, write_mesh
+
+        return write_mesh(extract_mesh(self._model(), resolution=self.config.nodes.mesh_resolution), path)
