@@ -89,3 +89,4 @@ def make_prior_backend(config: DepthPriorConfig) -> PriorBackend:
 def _load_builtin_backends() -> None:
     # Imported here so each backend module registers itself without an import cycle.
     from stereo_nerf_core.frontend import seeded, sgbm, torchscript_prior  # noqa: F401
+    from stereo_nerf_core.frontend.self_supervised import backend  # noqa: F401
