@@ -15,7 +15,9 @@ def _replay(args: argparse.Namespace) -> int:
     from stereo_nerf_core.pipeline.replay import run_replay
 
     config = load_config(args.config)
-    summary = run_replay(args.bag, config, args.out, progress=not args.quiet, max_frames=args.max_frames)
+    summary = run_replay(
+        args.bag, config, args.out, progress=not args.quiet, max_frames=args.max_frames, rate=args.rate
+    )
     print(summary.one_line())
     return 0 if summary.complete else 3
 
@@ -32,6 +34,13 @@ def add_replay_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", type=Path, default=Path("config/pipeline.yaml"), help="pipeline YAML")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many pairs")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="play at this multiple of the recorded rate (1.0: as recorded), dropping the frames a busy "
+        "pipeline would miss; default: as fast as possible, nothing dropped",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_replay)
 
@@ -40,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     from stereo_nerf_core.alignment.cli import add_align_silhouette_parser
     from stereo_nerf_core.frontend.prior_cli import add_depth_prior_parser
+    from stereo_nerf_core.frontend.self_supervised.cli import add_train_self_supervised_parser
     from stereo_nerf_core.importers.cli import add_import_parser
     from stereo_nerf_core.synthetic.cli import add_record_synthetic_parser
+    from stereo_nerf_core.training.pose_free_cli import add_pose_free_parser
 
     parser = argparse.ArgumentParser(prog="stereo-nerf", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_depth_prior_parser(subparsers)
     add_import_parser(subparsers)
     add_align_silhouette_parser(subparsers)
+    add_pose_free_parser(subparsers)
+    add_train_self_supervised_parser(subparsers)
     return parser
 
 

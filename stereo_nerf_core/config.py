@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 import yaml
 
@@ -37,7 +37,8 @@ class DepthPriorConfig:
 
     backend: str = "sgbm"
     """Prior backend: "sgbm" (semi-global matching, row alignment, left-right check, hole filling, sub-pixel
-    refinement), "seeded" (grown from sparse SIFT matches by NCC) or "torchscript" (a network, model_path)."""
+    refinement), "seeded" (grown from sparse SIFT matches by NCC), "torchscript" (a network, model_path) or
+    "self_supervised" (the monocular network trained from the stream, self_supervised_weights_path)."""
     min_depth_m: float = 0.02
     """Nearest depth searched, in metres; sets the disparity range."""
     max_depth_m: float = 0.30
@@ -80,7 +81,9 @@ class DepthPriorConfig:
     model_path: str = ""
     """torchscript backend: TorchScript stereo network ((1,3,H,W) left, right in [0, 1] -> (1,1,H,W) disparity px)."""
     device: str = "auto"
-    """torchscript backend: torch device, "auto" (CUDA when available, else CPU), "cpu" or "cuda"."""
+    """torchscript and self_supervised backends: torch device, "auto" (CUDA when available, else CPU), "cpu", "cuda"."""
+    self_supervised_weights_path: str = ""
+    """self_supervised backend: weights file written by ``stereo-nerf train-self-supervised`` (a torch file)."""
 
     def __post_init__(self) -> None:
         _check_range("depth_prior.min_depth_m", self.min_depth_m, 1e-4, 1000.0)
@@ -154,6 +157,45 @@ class EvaluationConfig:
     def __post_init__(self) -> None:
         _check_range("evaluation.max_depth_m", self.max_depth_m, self.min_depth_m, 100.0)
         _check_range("evaluation.figure_frames", self.figure_frames, 0, 100)
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Offline replay: the methods compared in one run, held-out views and the trainer methods' budget."""
+
+    methods: list[str] = field(default_factory=lambda: ["stereo_prior", "tsdf_fusion", "nerf", "sdf"])
+    """Methods run and scored, in report order (stereo_prior, tsdf_fusion, nerf, sdf; see pipeline/methods.py)."""
+    held_out_every: int = 8
+    """Frames 0, N, 2N, ... are held out (not fused, not trained on; rendered as novel views); 0: none.
+    A bag whose metadata carries a test list (studies importer) uses that list instead."""
+    keyframe_every: int = 2
+    """The trainer methods take every this-th frame (by index) that is not held out as a keyframe."""
+    train_downscale: int = 2
+    """Trainer keyframes are resampled by 1 / this (block means); renders are scored on the full grid."""
+    train_steps: int = 300
+    """Training steps of each trainer method, spread over the replay as keyframes arrive."""
+    train_seconds: float = 120.0
+    """Most training seconds of each trainer method (whichever of steps and seconds runs out first)."""
+    mesh_resolution: int = 128
+    """Marching-cubes cells along the longest side of the scene box for the trainer methods' meshes."""
+    timeline_every: int = 22
+    """Metrics over time: every method is scored after every this many frames (0: only at the end)."""
+    turntable_views: int = 6
+    """Views of each method's mesh in the turntable figure (0: no turntable)."""
+
+    def __post_init__(self) -> None:
+        if not self.methods or len(set(self.methods)) != len(self.methods):
+            raise ConfigError(f"replay.methods must name at least one method, each once, got {self.methods!r}")
+        if not all(isinstance(name, str) for name in self.methods):
+            raise ConfigError(f"replay.methods must be a list of method names (strings), got {self.methods!r}")
+        _check_range("replay.held_out_every", self.held_out_every, 0, 1_000_000)
+        _check_range("replay.keyframe_every", self.keyframe_every, 1, 1_000_000)
+        _check_range("replay.train_downscale", self.train_downscale, 1, 16)
+        _check_range("replay.train_steps", self.train_steps, 0, 100_000_000)
+        _check_range("replay.train_seconds", self.train_seconds, 0.0, 1e9)
+        _check_range("replay.mesh_resolution", self.mesh_resolution, 8, 1024)
+        _check_range("replay.timeline_every", self.timeline_every, 0, 1_000_000)
+        _check_range("replay.turntable_views", self.turntable_views, 0, 64)
 
 
 @dataclass(frozen=True)
@@ -298,22 +340,36 @@ class TrainerConfig:
     """Seed of the field's initialisation and of ray sampling."""
     buffer_capacity: int = 64
     """Keyframes kept for training; the oldest is dropped beyond it."""
-    rays_per_batch: int = 1024
+    rays_per_batch: int = 512
     """Rays per training step (patch rays for SSIM included)."""
-    grid_levels: int = 12
+    grid_levels: int = 8
     """Hash-grid resolution levels of the field (when the trainer chooses the field configuration)."""
-    grid_log2_table_size: int = 17
+    grid_log2_table_size: int = 16
     """log2 of the hash-table entries per hashed level."""
-    grid_max_resolution: int = 1024
+    grid_max_resolution: int = 512
     """Cells per axis of the finest hash-grid level over the scene box."""
     prior_samples: int = 12
     """Samples per ray drawn from the Gaussian around the depth prior (training and guided renders)."""
-    uniform_samples: int = 8
+    uniform_samples: int = 4
     """Uniform samples per ray over the depth range (with a prior; without one, the coarse pass)."""
     coarse_samples: int = 32
     """Uniform samples per ray of the coarse pass when rendering without a prior (novel views, refinement)."""
     importance_samples: int = 32
     """Samples per ray drawn from the coarse pass's weights when a ray has no prior."""
+    occupancy_resolution: int = 0
+    """Cells per axis of the occupancy grid that lets prior-less rays skip empty space (0: no grid). Off by
+    default: on DTU it made steps about 1.5x faster but cost 4 dB held-out PSNR (cells pruned early are never
+    sampled again)."""
+    occupancy_warmup_steps: int = 256
+    """Steps before the grid is first measured (prior-less rays use coarse + importance samples until then)."""
+    occupancy_update_period: int = 16
+    """Steps between grid measurements."""
+    occupancy_threshold: float = 0.01
+    """Opacity over one marching step above which a grid cell is occupied."""
+    march_candidates: int = 256
+    """Equal marching steps over the depth range for prior-less rays once the grid is measured."""
+    march_max_samples: int = 64
+    """Most field evaluations per marched ray."""
     mask_guide_sample_rate: float = 1.0
     """Share of rays drawn inside each keyframe's tissue mask; the rest uniformly (those outside drive no loss)."""
     recency_share: float = 0.25
@@ -340,6 +396,8 @@ class TrainerConfig:
     """Side of an SSIM patch in pixels."""
     opacity_weight: float = 0.1
     """Weight of the opacity loss pulling tissue rays to full opacity (their surface is inside the scene)."""
+    mask_loss_weight: float = 0.0
+    """Weight of the mask loss (BCE of opacity against keyframes' object masks, where they have one)."""
     distortion_weight: float = 0.0
     """Weight of the mip-NeRF 360 distortion loss (compact weights along each ray; helps prior-free sampling)."""
     lr_hash: float = 0.01
@@ -389,6 +447,14 @@ class TrainerConfig:
         _check_range("trainer.prior_samples", self.prior_samples, 1, 1024)
         _check_range("trainer.uniform_samples", self.uniform_samples, 1, 1024)
         _check_range("trainer.coarse_samples", self.coarse_samples, 1, 1024)
+        _check_range("trainer.occupancy_resolution", self.occupancy_resolution, 0, 512)
+        if self.occupancy_resolution == 1:
+            raise ConfigError("trainer.occupancy_resolution must be 0 (no grid) or >= 2, got 1")
+        _check_range("trainer.occupancy_warmup_steps", self.occupancy_warmup_steps, 0, 100_000_000)
+        _check_range("trainer.occupancy_update_period", self.occupancy_update_period, 1, 100_000_000)
+        _check_range("trainer.occupancy_threshold", self.occupancy_threshold, 1e-6, 0.999)
+        _check_range("trainer.march_candidates", self.march_candidates, 1, 65536)
+        _check_range("trainer.march_max_samples", self.march_max_samples, 1, 4096)
         _check_range("trainer.importance_samples", self.importance_samples, 0, 1024)
         _check_range("trainer.mask_guide_sample_rate", self.mask_guide_sample_rate, 0.0, 1.0)
         _check_range("trainer.recency_share", self.recency_share, 0.0, 1.0)
@@ -403,6 +469,7 @@ class TrainerConfig:
         if self.ssim_weight > 0 and self.ssim_patches * self.ssim_patch_px**2 > self.rays_per_batch:
             raise ConfigError("trainer.ssim_patches * trainer.ssim_patch_px^2 must not exceed trainer.rays_per_batch")
         _check_range("trainer.opacity_weight", self.opacity_weight, 0.0, 1e6)
+        _check_range("trainer.mask_loss_weight", self.mask_loss_weight, 0.0, 1e6)
         _check_range("trainer.distortion_weight", self.distortion_weight, 0.0, 1e6)
         _check_range("trainer.lr_hash", self.lr_hash, 0.0, 10.0)
         _check_range("trainer.lr_network", self.lr_network, 0.0, 10.0)
@@ -421,6 +488,166 @@ class TrainerConfig:
 
 
 @dataclass(frozen=True)
+class PoseFreeConfig:
+    """Pose-free reconstruction (NoPe-NeRF line): poses from the priors (stage 1), then jointly with the field."""
+
+    initial_poses: str = "identity"
+    """Start of the poses: "identity" (every frame at the first one's pose) or "odometry" (the poses the frames
+    carry: the bag's /tf for the pose-free CLI)."""
+    iterations: int = 200
+    """Stage 1: Adam iterations over all frame pairs (the learning rate falls 10x over them)."""
+    learning_rate: float = 0.003
+    """Stage 1: Adam learning rate of the relative poses (translation in units of the median prior depth) and
+    of the priors' log-scale and shift."""
+    max_pair_offset: int = 2
+    """Stage 1: frames i - k and i are compared for k = 1 .. this (1: consecutive frames only)."""
+    chamfer_points: int = 512
+    """Stage 1: prior points per frame in the chamfer loss (nearest neighbours by brute force)."""
+    chamfer_weight: float = 1.0
+    """Stage 1: weight of the chamfer loss (distances in units of the median prior depth)."""
+    chamfer_iterations: int = 100
+    """Stage 1: the chamfer loss drives only the first this many iterations (a coarse term: its nearest
+    neighbours among sparse points are about a point spacing apart); the photometric loss refines after."""
+    photometric_points: int = 4096
+    """Stage 1: pixels per frame warped into the other frame of a pair through their prior depth."""
+    photometric_weight: float = 1.0
+    """Stage 1: weight of the photometric surface loss (mean absolute RGB difference in [0, 1])."""
+    blur_sigma_px: float = 1.0
+    """Stage 1: Gaussian blur of the images before warping, in pixels (widens the basin; 0: none)."""
+    min_confidence: float = 0.5
+    """Stage 1: prior pixels with a lower confidence (e.g. hole-filled ones) are not used."""
+    learn_depth_scale: bool = True
+    """Stage 1: learn a depth scale and shift per prior (the first frame's stay 1 and 0)."""
+    scale_regularisation: float = 100.0
+    """Stage 1: weight of the mean squared log-scale and shift (in units of the median depth): stereo priors are
+    metric, so they stay near scale 1, shift 0."""
+    seed: int = 0
+    """Seed of the stage-1 pixel sampling (stage 2 uses trainer.seed)."""
+    field_steps: int = 600
+    """Stage 2: trainer steps training the field with pose refinement from the stage-1 poses (0: stage 1 only)."""
+    field_lr_pose: float = 0.00003
+    """Stage 2: the trainer's lr_pose during pose-free runs (its default 3e-4 jitters the poses of many keyframes
+    sharing a small ray batch: one-frame RPE 0.03 -> 0.22 mm on the sample bag; 3e-5 keeps 0.05 mm)."""
+
+    def __post_init__(self) -> None:
+        if self.initial_poses not in ("identity", "odometry"):
+            raise ConfigError(
+                f"pose_free.initial_poses must be 'identity' or 'odometry', got {self.initial_poses!r}"
+            )
+        _check_range("pose_free.iterations", self.iterations, 0, 1_000_000)
+        _check_range("pose_free.learning_rate", self.learning_rate, 0.0, 10.0)
+        _check_range("pose_free.max_pair_offset", self.max_pair_offset, 1, 100)
+        _check_range("pose_free.chamfer_points", self.chamfer_points, 1, 1_000_000)
+        _check_range("pose_free.chamfer_weight", self.chamfer_weight, 0.0, 1e6)
+        _check_range("pose_free.chamfer_iterations", self.chamfer_iterations, 0, 1_000_000)
+        _check_range("pose_free.photometric_points", self.photometric_points, 1, 10_000_000)
+        _check_range("pose_free.photometric_weight", self.photometric_weight, 0.0, 1e6)
+        _check_range("pose_free.blur_sigma_px", self.blur_sigma_px, 0.0, 100.0)
+        _check_range("pose_free.min_confidence", self.min_confidence, 0.0, 1.0)
+        _check_range("pose_free.scale_regularisation", self.scale_regularisation, 0.0, 1e6)
+        _check_range("pose_free.seed", self.seed, 0, 2**31 - 1)
+        _check_range("pose_free.field_steps", self.field_steps, 0, 100_000_000)
+        _check_range("pose_free.field_lr_pose", self.field_lr_pose, 0.0, 10.0)
+
+
+SELF_SUPERVISED_POSE_SOURCES = ("none", "odometry", "tf", "ground_truth")
+
+
+@dataclass(frozen=True)
+class SelfSupervisedConfig:
+    """Training the self-supervised depth network (depth_prior.backend "self_supervised") from a stereo stream."""
+
+    downscale: int = 2
+    """The network sees the rectified left image shrunk by this factor (1, 2 or 4); its depth is upsampled back."""
+    base_channels: int = 8
+    """Channels of the network's first layer; they double at each of its four downsamplings (at most 8x)."""
+    learning_rate: float = 0.0003
+    """Adam learning rate of the network (1e-3 can drive the sigmoid into saturation, where the auto-mask stops it)."""
+    batch_size: int = 4
+    """Target frames per training step."""
+    ssim_alpha: float = 0.85
+    """Reprojection error: ssim_alpha * (1 - SSIM) / 2 + (1 - ssim_alpha) * L1 (Monodepth2: 0.85)."""
+    smoothness_weight: float = 0.02
+    """Weight of the edge-aware smoothness of the mean-normalised disparity (Monodepth2: 0.001; smooth tissue
+    takes more: fewer matching-noise artefacts)."""
+    temporal_sources: bool = True
+    """Also synthesise each frame from its stream neighbours through their poses (frames with a pose only)."""
+    pose_source: str = "tf"
+    """Poses of the temporal sources: "tf" (world -> left optical frame), "ground_truth" (oracle), "odometry"
+    (stereo visual odometry on the SGBM prior) or "none" (left-right view synthesis only)."""
+    automask: bool = True
+    """Monodepth2 auto-mask: drop pixels whose error without warping is below the warped one (static pixels)."""
+    buffer_capacity: int = 64
+    """Frames kept for training; the oldest is dropped beyond this."""
+    seed: int = 0
+    """Seed of the network's initialisation and of the frame sampling."""
+
+    def __post_init__(self) -> None:
+        if self.downscale not in (1, 2, 4):
+            raise ConfigError(f"self_supervised.downscale must be 1, 2 or 4, got {self.downscale}")
+        if self.pose_source not in SELF_SUPERVISED_POSE_SOURCES:
+            raise ConfigError(
+                f"self_supervised.pose_source must be one of {SELF_SUPERVISED_POSE_SOURCES}, got {self.pose_source!r}"
+            )
+        _check_range("self_supervised.base_channels", self.base_channels, 1, 256)
+        _check_range("self_supervised.learning_rate", self.learning_rate, 0.0, 10.0)
+        _check_range("self_supervised.batch_size", self.batch_size, 1, 1024)
+        _check_range("self_supervised.ssim_alpha", self.ssim_alpha, 0.0, 1.0)
+        _check_range("self_supervised.smoothness_weight", self.smoothness_weight, 0.0, 1e6)
+        _check_range("self_supervised.buffer_capacity", self.buffer_capacity, 1, 100_000)
+        _check_range("self_supervised.seed", self.seed, 0, 2**31 - 1)
+
+
+@dataclass(frozen=True)
+class NodesConfig:
+    """How the ROS 2 nodes (and the offline stage graph) queue inputs and pace their outputs."""
+
+    compressed_input: bool = False
+    """stereo_frontend and depth_prior subscribe to sensor_msgs/CompressedImage on "<image topic>/compressed"
+    (jpeg or png) instead of sensor_msgs/Image."""
+    queue_size: int = 2
+    """Input sets each node keeps waiting; beyond it the oldest is dropped and counted (backpressure)."""
+    frame_cache: int = 30
+    """Recent depth_prior frames the trainer keeps until the tracker says whether each is a keyframe."""
+    path_max_poses: int = 10000
+    """Poses kept in the tracker's nav_msgs/Path; the oldest are dropped beyond it."""
+    render_rate_hz: float = 2.0
+    """Largest rate, in Hz, of the trainer's rendered depth and colour of the latest frame (0: off)."""
+    render_downscale: int = 2
+    """The trainer renders the latest frame at 1 / this of the image size (1: full size)."""
+    cloud_rate_hz: float = 0.5
+    """Largest rate, in Hz, of the trainer's coloured point cloud and refined path (0: off)."""
+    cloud_keyframes: int = 8
+    """The newest keyframes rendered into the point cloud."""
+    cloud_downscale: int = 4
+    """Keyframes are rendered for the cloud at 1 / this of their size."""
+    cloud_min_opacity: float = 0.5
+    """Rendered pixels below this opacity are left out of the point cloud."""
+    mesh_rate_hz: float = 0.1
+    """Largest rate, in Hz, of the trainer's mesh marker (marching cubes, costly; 0: off)."""
+    mesh_resolution: int = 96
+    """Marching-cubes cells along the longest side of the scene box (mesh marker and write_mesh)."""
+    checkpoint_path: str = "stereo_nerf_checkpoint.pt"
+    """File the trainer's save_checkpoint / load_checkpoint services write and read (relative: to the node's
+    working directory)."""
+    mesh_path: str = "stereo_nerf_mesh.ply"
+    """PLY file the trainer's write_mesh service writes (relative: to the node's working directory)."""
+
+    def __post_init__(self) -> None:
+        _check_range("nodes.queue_size", self.queue_size, 1, 10_000)
+        _check_range("nodes.frame_cache", self.frame_cache, 1, 10_000)
+        _check_range("nodes.path_max_poses", self.path_max_poses, 1, 10_000_000)
+        _check_range("nodes.render_rate_hz", self.render_rate_hz, 0.0, 1000.0)
+        _check_range("nodes.render_downscale", self.render_downscale, 1, 64)
+        _check_range("nodes.cloud_rate_hz", self.cloud_rate_hz, 0.0, 1000.0)
+        _check_range("nodes.cloud_keyframes", self.cloud_keyframes, 1, 10_000)
+        _check_range("nodes.cloud_downscale", self.cloud_downscale, 1, 64)
+        _check_range("nodes.cloud_min_opacity", self.cloud_min_opacity, 0.0, 1.0)
+        _check_range("nodes.mesh_rate_hz", self.mesh_rate_hz, 0.0, 1000.0)
+        _check_range("nodes.mesh_resolution", self.mesh_resolution, 8, 1024)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Every stage's parameters; loaded with :func:`load_config`."""
 
@@ -428,11 +655,15 @@ class PipelineConfig:
     depth_prior: DepthPriorConfig = field(default_factory=DepthPriorConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     odometry: OdometryConfig = field(default_factory=OdometryConfig)
     keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    nodes: NodesConfig = field(default_factory=NodesConfig)
+    self_supervised: SelfSupervisedConfig = field(default_factory=SelfSupervisedConfig)
+    pose_free: PoseFreeConfig = field(default_factory=PoseFreeConfig)
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -448,6 +679,11 @@ def _build(cls: type[Any], group: str, values: dict[str, Any]) -> Any:
         if key not in known:
             raise ConfigError(f"unknown parameter {group}.{key}; known: {sorted(known)}")
         expected = hints[key]
+        if get_origin(expected) is list:  # a list of strings (ROS 2 string array)
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ConfigError(f"parameter {group}.{key} must be a list of strings, got {value!r}")
+            kwargs[key] = list(value)
+            continue
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):

@@ -77,7 +77,13 @@ _TIMING_COLUMNS: tuple[tuple[str, str, Formatter], ...] = (
     ("seconds", "time (s)", _fixed(2)),
     ("frames", "frames", _integer),
     ("fps", "frames per second", _fixed(2)),
+    ("peak_rss_peak_mib", "peak memory (MiB, process)", _fixed(0)),
+    ("peak_cuda_peak_mib", "CUDA peak (MiB)", _fixed(0)),
 )
+
+_VIEW_SPLITS: dict[str, str] = {"held_out": "held-out frames", "train": "input (train) frames"}
+_VIEW_REGIONS: dict[str, str] = {"no_instruments": "without instrument pixels", "all": "all pixels"}
+UNAVAILABLE = "unavailable"
 
 
 def _cell(text: str) -> str:
@@ -159,6 +165,52 @@ def _with_fps(methods: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, A
     return filled
 
 
+def _view_tables(methods: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Novel-view tables (PSNR, SSIM, LPIPS) per split and region, from ``methods[m]["novel_views"]``."""
+    views = {name: _section(name, entry, "novel_views") or {} for name, entry in methods.items()}
+    lines: list[str] = []
+    reasons: list[str] = []
+    for split, split_title in _VIEW_SPLITS.items():
+        for region, region_title in _VIEW_REGIONS.items():
+            rows = []
+            for name, by_split in views.items():
+                scores = (by_split.get(split) or {}).get(region)
+                if scores is None:
+                    rows.append([name, NOT_AVAILABLE, NOT_AVAILABLE, NOT_AVAILABLE, "0"])
+                    continue
+                lpips = _fixed(3)(scores.get("lpips"))
+                if scores.get("lpips_unavailable"):
+                    lpips = UNAVAILABLE
+                    reasons.append(str(scores["lpips_unavailable"]))
+                rows.append([
+                    name, _fixed(2)(scores.get("psnr_db")), _fixed(3)(scores.get("ssim")), lpips,
+                    _integer(scores.get("frames")),
+                ])
+            if any(row[-1] != "0" for row in rows):
+                header = ["method", "PSNR (dB)", "SSIM", "LPIPS", "frames"]
+                lines += [f"## Novel views: {split_title}, {region_title}", "", *_table(header, rows), ""]
+    if reasons:
+        lines += [f"LPIPS {UNAVAILABLE}: {reasons[0]}", ""]
+    return lines
+
+
+def _timeline_table(timeline: Sequence[Mapping[str, Any]]) -> list[str]:
+    names = list(dict.fromkeys(name for point in timeline for name in point.get("methods", {})))
+    if not names:
+        return []
+    header = ["frames arrived"] + [f"{name} tissue abs_rel" for name in names]
+    header += [f"{name} held-out PSNR (dB)" for name in names]
+    rows = []
+    for point in timeline:
+        by_method = point.get("methods", {})
+        rows.append(
+            [_integer(point.get("frames"))]
+            + [_fixed(4)((by_method.get(name) or {}).get("tissue_abs_rel")) for name in names]
+            + [_fixed(2)((by_method.get(name) or {}).get("held_out_psnr_db")) for name in names]
+        )
+    return ["## Metrics over time", "", *_table(header, rows), ""]
+
+
 def _link(target: str, report_dir: Path) -> str:
     relative = os.path.relpath(target, report_dir) if os.path.isabs(target) else target
     relative = Path(relative).as_posix()
@@ -204,6 +256,7 @@ def write_report(
     methods: Mapping[str, Mapping[str, Any]],
     figures: Sequence[tuple[str, str]],
     notes: Sequence[str],
+    timeline: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Write a markdown report to ``path`` (e.g. ``results/run/report.md``; parent directories are created).
 
@@ -215,8 +268,15 @@ def write_report(
                     "all": DepthMetrics.as_dict(),      # "all pixels"
                     "tissue": DepthMetrics.as_dict(),   # "tissue region"
                 },
-                "timing": {"seconds": float, "frames": int, "fps": float},
+                "timing": {"seconds": float, "frames": int, "fps": float,
+                           "peak_rss_peak_mib": float, "peak_cuda_peak_mib": float | None},
                 "surface": SurfaceMetrics.as_dict(),
+                "novel_views": {                        # one table per split and region
+                    "held_out" | "train": {
+                        "no_instruments" | "all": {"psnr_db", "ssim", "lpips", "frames",
+                                                    "lpips_unavailable": reason (when LPIPS is)},
+                    },
+                },
             },
         }
 
@@ -226,6 +286,8 @@ def write_report(
     ``"surface"``, the timing table when any has ``"timing"``. A method whose depth metrics carry a
     ``median_scale`` is labelled with it. ``figures`` are ``(caption, path)`` pairs; absolute paths are
     made relative to the report's folder. ``notes`` are the protocol lines (see :func:`protocol_notes`).
+    ``timeline`` (metrics over time) is a list of ``{"frames": n, "methods": {name: {"tissue_abs_rel",
+    "held_out_psnr_db"}}}`` points, written as a table.
     """
     for name, entry in methods.items():
         if not isinstance(entry, Mapping):
@@ -238,7 +300,9 @@ def write_report(
         lines += ["No method was evaluated.", ""]
     lines += _depth_tables(methods)
     lines += _simple_table(methods, "surface", "Surface", _SURFACE_COLUMNS)
-    lines += _simple_table(_with_fps(methods), "timing", "Timing", _TIMING_COLUMNS)
+    lines += _view_tables(methods)
+    lines += _simple_table(_with_fps(methods), "timing", "Timing and memory (compute cost)", _TIMING_COLUMNS)
+    lines += _timeline_table(timeline)
     if figures:
         lines += ["## Figures", ""]
         for caption, target in figures:

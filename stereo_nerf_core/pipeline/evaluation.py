@@ -32,16 +32,28 @@ class EvaluatedFrame:
     index: int
     stamp_ns: int
     left: NDArray[np.uint8]
-    ground_truth: NDArray[np.float32]
-    """(H, W) metres, NaN where none."""
+    """(H, W, 3) rectified left image, RGB."""
+    ground_truth: NDArray[np.float32] | None
+    """(H, W) metres, NaN where none; None when the frame has no ground-truth depth."""
     tissue: NDArray[np.bool_]
     """(H, W) tissue region: not instrument, not specular."""
     T_world_camera: NDArray[np.float64] | None
     """(4, 4) the pipeline's pose of the rectified left camera (None: no pose, not fused)."""
     T_world_camera_truth: NDArray[np.float64] | None = None
     """(4, 4) ground-truth pose of the rectified left camera, when the input has it."""
+    instrument: NDArray[np.bool_] | None = None
+    """(H, W) instrument pixels (None: no mask, no instrument)."""
+    held_out: bool = False
+    """Held out: no method fuses or trains on it; it is rendered as a novel view."""
     predictions: dict[str, NDArray[np.float32]] = field(default_factory=dict)
-    """Depth (H, W, metres) of each scored method, kept for figures."""
+    """Depth (H, W, metres) of each scored method, kept for figures (figure frames only)."""
+    views: dict[str, NDArray[np.uint8]] = field(default_factory=dict)
+    """Colour (H, W, 3) each method rendered, kept for figures (figure frames only)."""
+
+    @property
+    def no_instruments(self) -> NDArray[np.bool_]:
+        """(H, W) pixels that are not instrument."""
+        return np.ones(self.tissue.shape, bool) if self.instrument is None else ~self.instrument
 
 
 class DepthScoreboard:
@@ -52,7 +64,8 @@ class DepthScoreboard:
         self.accumulators: dict[str, dict[str, DepthErrorAccumulator]] = {}
 
     def add(self, method: str, depth: NDArray[np.floating], frame: EvaluatedFrame) -> None:
-        """Score one predicted depth map (H, W, metres; 0 or NaN = none) of ``frame``."""
+        """Score one predicted depth map (H, W, metres; 0 or NaN = none) of ``frame`` (which has ground truth)."""
+        assert frame.ground_truth is not None
         regions = self.accumulators.setdefault(method, {region: self._accumulator() for region in REGIONS})
         regions["all"].add(depth, frame.ground_truth, None)
         regions["tissue"].add(depth, frame.ground_truth, frame.tissue)
@@ -76,7 +89,7 @@ def ground_truth_cloud(frames: list[EvaluatedFrame], K: NDArray[np.float64]) -> 
     """World points (N, 3) of every frame's tissue ground truth, thinned to a voxel grid."""
     chunks = []
     for frame in frames:
-        if frame.T_world_camera_truth is None:
+        if frame.T_world_camera_truth is None or frame.ground_truth is None:
             continue
         keep = frame.tissue & np.isfinite(frame.ground_truth)
         points = backproject(np.nan_to_num(frame.ground_truth), K)[keep].astype(np.float64)
@@ -93,12 +106,16 @@ def score_surface(
     frames: list[EvaluatedFrame],
     K: NDArray[np.float64],
     alignment: SimilarityTransform | None,
+    *,
+    reference: NDArray[np.float64] | None = None,
 ) -> SurfaceMetrics | None:
     """Accuracy and completeness of a fused mesh against the ground-truth cloud; None without one.
 
-    ``alignment`` maps the pipeline's world (odometry starts at identity) into the ground truth's.
+    ``alignment`` maps the pipeline's world (odometry starts at identity) into the ground truth's;
+    ``reference`` is :func:`ground_truth_cloud` of ``frames`` when already computed.
     """
-    reference = ground_truth_cloud(frames, K)
+    if reference is None:
+        reference = ground_truth_cloud(frames, K)
     vertices = np.asarray(mesh.vertices)
     if alignment is not None and len(vertices):
         vertices = alignment.apply_points(vertices)

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from stereo_nerf_core.pipeline.errors import ReplayError
 
-METRICS_SCHEMA_VERSION = 1
+METRICS_SCHEMA_VERSION = 2
 DEPTH_PNG_MAX_MM = 65535
 
 

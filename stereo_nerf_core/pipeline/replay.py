@@ -1,14 +1,21 @@
-"""Offline replay: a bag through the same stages the nodes run, scored against its ground truth.
+"""Offline replay: a bag through the same stages the nodes run, every method scored against its ground truth.
 
-Stages per synchronised pair: rectification, the dense depth prior (``stereo_prior``), the camera
-pose (stereo odometry by default, see :mod:`stereo_nerf_core.pipeline.poses`) and TSDF fusion
-(``tsdf_fusion``). Interrupting (Ctrl-C) or a bag that breaks off part-way still
-writes every output for the frames processed so far, marked partial.
+Stages per synchronised pair: rectification, the dense depth prior, the camera pose (stereo odometry
+by default, see :mod:`stereo_nerf_core.pipeline.poses`), then each method of ``replay.methods``
+(:mod:`stereo_nerf_core.pipeline.methods`) takes the frame. Every ``replay.held_out_every``-th frame
+(or the bag's test list) is held out from fusion and training and rendered as a novel view. Every
+``replay.timeline_every`` frames the methods catch up (training) and are scored on a few frames
+(metrics over time). As fast as possible by default; ``rate`` plays at the recorded rate and drops
+what a busy pipeline would (:mod:`stereo_nerf_core.pipeline.pacing`). Interrupting (Ctrl-C) or a bag
+that breaks off part-way still writes every output for the frames processed so far, marked partial.
 """
 
 from __future__ import annotations
 
+import itertools
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +26,6 @@ from tqdm import tqdm
 from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.eval.specular import specular_mask
 from stereo_nerf_core.frontend.errors import FrontendError
-from stereo_nerf_core.fusion.tsdf import TsdfFusion
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
 from stereo_nerf_core.io import topics
@@ -28,11 +34,15 @@ from stereo_nerf_core.io.errors import BagError
 from stereo_nerf_core.pipeline.errors import ReplayError
 from stereo_nerf_core.pipeline.evaluation import DepthScoreboard, EvaluatedFrame
 from stereo_nerf_core.pipeline.frames import FrameAssembler, StereoFrame
+from stereo_nerf_core.pipeline.methods import FrameInput, ReplayMethod, make_methods
 from stereo_nerf_core.pipeline.outputs import depth_png_path, write_depth_png
+from stereo_nerf_core.pipeline.pacing import paced
 from stereo_nerf_core.pipeline.poses import FramePose, PoseSource
 from stereo_nerf_core.pipeline.report_writer import write_replay_outputs
+from stereo_nerf_core.pipeline.scoring import timeline_point
+from stereo_nerf_core.pipeline.splits import held_out_stamps
 from stereo_nerf_core.pipeline.stages import StereoDepthStage
-from stereo_nerf_core.pipeline.timing import StageTimer
+from stereo_nerf_core.pipeline.timing import StageTimer, peak_memory
 
 REQUIRED_TOPICS = (topics.LEFT_IMAGE, topics.RIGHT_IMAGE, topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO)
 OPTIONAL_TOPICS = (topics.LEFT_INSTRUMENT_MASK, topics.GROUND_TRUTH_LEFT_DEPTH, topics.GROUND_TRUTH_POSE, topics.TF)
@@ -47,7 +57,7 @@ class ReplayState:
     config: PipelineConfig
     timer: StageTimer = field(default_factory=StageTimer)
     calibration: StereoCalibration | None = None
-    fusion: TsdfFusion | None = None
+    methods: list[ReplayMethod] = field(default_factory=list)
     frames: list[EvaluatedFrame] = field(default_factory=list)
     processed: int = 0
     skipped_frames: list[str] = field(default_factory=list)
@@ -59,6 +69,15 @@ class ReplayState:
     notes: list[str] = field(default_factory=list)
     poses: PoseSource | None = None
     trajectory: list[tuple[int, FramePose]] = field(default_factory=list)
+    total: int = 0
+    """Pairs the replay expects (for progress and the training schedule)."""
+    held_out_stamps: set[int] | None = None
+    """Stamps of the bag's test list; None: every ``replay.held_out_every``-th frame is held out."""
+    rate: float | None = None
+    dropped_by_rate: list[int] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    progress: bool = False
+    """Show progress on stderr (the bar, then one line per finishing step)."""
 
 
 @dataclass(frozen=True)
@@ -75,16 +94,23 @@ class ReplaySummary:
         methods = self.metrics["methods"]
         parts = [
             f"replay {'done' if self.complete else 'PARTIAL'}: {frames['processed']} pairs "
-            f"({frames['dropped_left']} left / {frames['dropped_right']} right dropped) "
-            f"in {self.metrics['wall_seconds']:.1f} s"
+            f"({frames['dropped_left']} left / {frames['dropped_right']} right dropped"
+            + (f", {frames['dropped_by_rate']} by the rate" if frames.get("dropped_by_rate") else "")
+            + f") in {self.metrics['wall_seconds']:.1f} s"
         ]
         for name, method in methods.items():
-            tissue = method.get("depth", {}).get("tissue") or {}
+            tissue = (method.get("depth") or {}).get("tissue") or {}
+            text = name
             if tissue.get("abs_rel") is not None:
-                parts.append(f"{name} tissue abs_rel {tissue['abs_rel']:.4f} cov {100 * tissue['coverage']:.0f}%")
+                text += f" tissue abs_rel {tissue['abs_rel']:.4f} cov {100 * tissue['coverage']:.0f}%"
+            held = ((method.get("novel_views") or {}).get("held_out") or {}).get("no_instruments") or {}
+            if held.get("psnr_db") is not None:
+                text += f" held-out PSNR {held['psnr_db']:.1f} dB"
             surface = method.get("surface")
             if surface and surface.get("accuracy_median_m") is not None:
-                parts.append(f"{name} surface median {1000 * surface['accuracy_median_m']:.2f} mm")
+                text += f" surface median {1000 * surface['accuracy_median_m']:.2f} mm"
+            if text != name:
+                parts.append(text)
         return " | ".join(parts) + f" -> {self.out_dir}"
 
 
@@ -104,44 +130,92 @@ def run_replay(
     *,
     progress: bool = True,
     max_frames: int | None = None,
+    rate: float | None = None,
 ) -> ReplaySummary:
-    """Replay ``bag`` into ``out_dir`` and return the metrics written to ``metrics.json``."""
+    """Replay ``bag`` into ``out_dir`` and return the metrics written to ``metrics.json``.
+
+    ``rate``: None replays as fast as possible; 1.0 at the recorded rate (2.0 twice as fast), dropping
+    the frames a pipeline this slow would miss.
+    """
     state = ReplayState(
         Path(bag), Path(out_dir), config, scoreboard=DepthScoreboard(config.evaluation), poses=PoseSource(config)
     )
+    state.methods = make_methods(config, state.timer)  # an unknown method name fails before anything runs
+    state.rate, state.progress = rate, progress
     available = check_bag(state.bag)
     truncated = truncated_mcap_file(state.bag)
     if truncated is not None:
         state.notes.append(
             f"{truncated.name} was cut off (no mcap footer): replayed the complete messages before the cut."
         )
+    state.held_out_stamps = held_out_stamps(state.bag)
     counts = {topic: item.count for topic, item in bag_topics(state.bag).items()}
     state.out_dir.mkdir(parents=True, exist_ok=True)
     stage = StereoDepthStage(config.depth_prior)
     assembler = FrameAssembler(config.sync)
     wanted = [topic for topic in (*REQUIRED_TOPICS, *OPTIONAL_TOPICS) if topic in available]
-    total = min(counts[topics.LEFT_IMAGE], counts[topics.RIGHT_IMAGE])
+    state.total = min(counts[topics.LEFT_IMAGE], counts[topics.RIGHT_IMAGE])
     if max_frames is not None:
-        total = min(total, max_frames)
-    bar = tqdm(total=total, unit="pair", desc="replay", disable=not progress, dynamic_ncols=True)
+        state.total = min(state.total, max_frames)
+    bar = tqdm(total=state.total, unit="pair", desc="replay", disable=not progress, dynamic_ncols=True)
     start = time.perf_counter()
     try:
-        for frame in assembler.frames_from(read_messages(state.bag, wanted)):
-            if max_frames is not None and state.processed >= max_frames:
-                break
+        frames: Iterator[StereoFrame] = assembler.frames_from(read_messages(state.bag, wanted))
+        if max_frames is not None:
+            frames = itertools.takewhile(lambda frame: frame.index < max_frames, frames)
+        if rate is not None:
+            frames = paced(frames, rate, state.dropped_by_rate)
+        for frame in frames:
             _process(state, stage, frame)
-            bar.update(1)
+            bar.n = frame.index + 1
+            bar.set_postfix_str(f"dropped {len(state.dropped_by_rate)}" if rate is not None else "", refresh=False)
+            bar.update(0)
+            every = config.replay.timeline_every
+            if every and state.processed % every == 0 and frame.index + 1 < state.total:
+                _checkpoint(state, (frame.index + 1) / state.total, bar)
     except KeyboardInterrupt:
         state.interrupted = True
     except BagError as error:
         state.error = str(error)
     finally:
         bar.close()
-        state.wall_seconds = time.perf_counter() - start
         state.stream = {**assembler.sync.stats.as_dict(), "skipped_messages": assembler.report.skipped}
         state.skipped_frames.extend(assembler.report.problems)
-    metrics = write_replay_outputs(state)
+    if not state.interrupted:
+        try:
+            _checkpoint(state, 1.0, None, progress_lines=progress)
+        except KeyboardInterrupt:
+            state.interrupted = True
+    state.wall_seconds = time.perf_counter() - start
+    try:
+        metrics = write_replay_outputs(state)
+    finally:
+        for method in state.methods:
+            method.close()
     return ReplaySummary(state.out_dir, metrics, complete=not state.interrupted and state.error is None)
+
+
+def _checkpoint(state: ReplayState, progress: float, bar: tqdm | None, *, progress_lines: bool = False) -> None:
+    """Let every method catch up to ``progress`` of the stream, then add a metrics-over-time point."""
+    if state.calibration is None:
+        return
+    for method in state.methods:
+        if bar is not None:
+            bar.set_postfix_str(f"{method.name} catching up", refresh=True)
+        elif progress_lines:
+            print(f"replay: finishing {method.name} ...", file=sys.stderr, flush=True)
+        method.advance(progress)
+        method.memory = peak_memory()
+    with state.timer.stage("timeline"):
+        K, size = state.calibration.K_rect, state.calibration.size
+        state.timeline.append(timeline_point(state.methods, state.frames, K, size, state.config.evaluation))
+
+
+def _held_out(state: ReplayState, frame: StereoFrame) -> bool:
+    if state.held_out_stamps is not None:
+        return frame.stamp_ns in state.held_out_stamps
+    every = state.config.replay.held_out_every
+    return every > 0 and frame.index % every == 0
 
 
 def _process(state: ReplayState, stage: StereoDepthStage, frame: StereoFrame) -> None:
@@ -165,22 +239,16 @@ def _process(state: ReplayState, stage: StereoDepthStage, frame: StereoFrame) ->
     with timer.stage("tracking"):
         pose = state.poses.pose(frame, calibration, left, prior, instrument)
     state.trajectory.append((frame.stamp_ns, pose))
-    T_world_camera = pose.T_world_camera
-    if T_world_camera is not None:
-        with timer.stage("fusion"):
-            if state.fusion is None:
-                state.fusion = TsdfFusion(state.config.fusion, calibration.K_rect, calibration.size)
-            depth = prior.without_filled().depth if state.config.fusion.matched_only else prior.depth
-            fused = np.where(instrument, 0, depth) if state.config.fusion.mask_instruments else depth
-            state.fusion.integrate(left, fused.astype(np.float32), T_world_camera)
-    if frame.ground_truth_depth is not None:
-        with timer.stage("evaluation"):
-            tissue = ~instrument & ~specular_mask(left)
+    with timer.stage("evaluation"):
+        tissue = ~instrument & ~specular_mask(left)
+        ground_truth = None
+        if frame.ground_truth_depth is not None:
             ground_truth = rectify_left_depth(calibration, frame.ground_truth_depth)
-            evaluated = EvaluatedFrame(
-                frame.index, frame.stamp_ns, left, ground_truth, tissue, T_world_camera, pose.T_world_camera_truth
-            )
-            evaluated.predictions["stereo_prior"] = prior.depth
-            state.frames.append(evaluated)
-            assert state.scoreboard is not None
-            state.scoreboard.add("stereo_prior", prior.depth, evaluated)
+    evaluated = EvaluatedFrame(
+        frame.index, frame.stamp_ns, left, ground_truth, tissue, pose.T_world_camera, pose.T_world_camera_truth,
+        instrument=instrument, held_out=_held_out(state, frame),
+    )
+    state.frames.append(evaluated)
+    item = FrameInput(evaluated, calibration, right, prior)
+    for method in state.methods:
+        method.add_frame(item)

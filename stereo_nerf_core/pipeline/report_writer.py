@@ -1,54 +1,56 @@
-"""Finishing a replay: fused surface, method scores, figures, metrics.json and report.md."""
+"""Finishing a replay: every method scored, meshes, figures, metrics.json and report.md."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from stereo_nerf_core import __version__
 from stereo_nerf_core.config import flatten_parameters
-from stereo_nerf_core.eval.figures import depth_comparison_figure
+from stereo_nerf_core.eval.novel_views import load_lpips
 from stereo_nerf_core.eval.report import write_report
 from stereo_nerf_core.eval.trajectory import SimilarityTransform
-from stereo_nerf_core.fusion.tsdf import MeshRaycaster, mesh_point_cloud
-from stereo_nerf_core.pipeline.evaluation import score_surface, score_trajectory
+from stereo_nerf_core.fusion.tsdf import mesh_point_cloud
+from stereo_nerf_core.pipeline.evaluation import score_trajectory
 from stereo_nerf_core.pipeline.outputs import write_cloud, write_mesh, write_metrics
+from stereo_nerf_core.pipeline.replay_figures import figure_frames, replay_figures
+from stereo_nerf_core.pipeline.scoring import MethodScores, score_methods
+from stereo_nerf_core.pipeline.timing import peak_memory
 
 if TYPE_CHECKING:
     from stereo_nerf_core.pipeline.replay import ReplayState
 
-FIGURE_MAX_ERROR_MM = 5.0
-"""Every figure's error map uses this colour scale, so methods compare by eye."""
-METHOD_STAGES = {"stereo_prior": ("rectify", "depth_prior"), "tsdf_fusion": ("tracking", "fusion", "fusion_mesh")}
+SHARED_STAGES = ("rectify", "depth_prior", "tracking")
+"""Stages every method relies on (the front-end); listed in ``stage_timings``, counted in ``stereo_prior``."""
 
 
 def write_replay_outputs(state: ReplayState) -> dict[str, Any]:
     """Write every output of ``state`` (complete or partial) and return the metrics document."""
     trajectory, alignment = _trajectory(state)
-    surface = None
-    if state.fusion is not None and state.fusion.frames > 0 and state.calibration is not None:
-        with state.timer.stage("fusion_mesh"):
-            mesh = state.fusion.mesh()
-        if len(mesh.triangles) == 0:
-            state.notes.append(
-                f"The fused surface is empty: no voxel reached fusion.min_weight = {state.config.fusion.min_weight} "
-                f"observations in {state.fusion.frames} fused frames."
-            )
-        else:
-            write_mesh(state.out_dir / "fused_mesh.ply", mesh)
-            write_cloud(state.out_dir / "fused_cloud.ply", mesh_point_cloud(mesh))
+    scores: dict[str, MethodScores] = {}
+    picks = figure_frames(state.frames, state.config.evaluation.figure_frames)
+    if state.calibration is not None and state.scoreboard is not None:
         K, size = state.calibration.K_rect, state.calibration.size
-        with state.timer.stage("evaluation"):
-            raycaster = MeshRaycaster(mesh)
-            for frame in state.frames:
-                if frame.T_world_camera is not None and state.scoreboard is not None:
-                    rendered, _ = raycaster.cast(K, size, frame.T_world_camera)
-                    frame.predictions["tsdf_fusion"] = rendered
-                    state.scoreboard.add("tsdf_fusion", rendered, frame)
-            surface = score_surface(mesh, state.frames, K, alignment)
-    methods = _methods(state, surface)
-    figures = _figures(state)
+        try:
+            with state.timer.stage("evaluation"):
+                score_methods(
+                    state.methods, state.frames, K, size, scoreboard=state.scoreboard, alignment=alignment,
+                    figure_indices={frame.index for frame in picks}, lpips=load_lpips(),
+                    announce=_announce if state.progress else None, results=scores,
+                )
+        except KeyboardInterrupt:
+            state.interrupted = True
+            unscored = [method.name for method in state.methods if method.name not in scores]
+            state.notes.append(f"Scoring was interrupted: {', '.join(unscored)} not (fully) scored.")
+    for method in state.methods:
+        state.notes.extend(method.notes)
+        mesh = scores[method.name].mesh if method.name in scores else None
+        if mesh is not None and len(mesh.triangles) > 0:
+            write_mesh(state.out_dir / method.mesh_file, mesh)
+            if method.mesh_file == "fused_mesh.ply":
+                write_cloud(state.out_dir / "fused_cloud.ply", mesh_point_cloud(mesh))
+    methods = _methods(state, scores)
+    figures = replay_figures(state, picks, scores, alignment)
     document = {
         "stereo_nerf_version": __version__,
         "bag": str(state.bag),
@@ -56,18 +58,26 @@ def write_replay_outputs(state: ReplayState) -> dict[str, Any]:
         "interrupted": state.interrupted,
         "error": state.error,
         "wall_seconds": round(state.wall_seconds, 3),
+        "rate": state.rate,
         "frames": {
             "processed": state.processed,
-            "evaluated": len(state.frames),
+            "evaluated": sum(1 for frame in state.frames if frame.ground_truth is not None),
+            "held_out": [frame.index for frame in state.frames if frame.held_out],
             **state.stream,
+            "dropped_by_rate": len(state.dropped_by_rate),
             "skipped_frames": state.skipped_frames,
         },
         "protocol": _protocol(state),
         "methods": methods,
         "trajectory": trajectory,
+        "timeline": state.timeline,
         "stage_timings": state.timer.summary(),
+        "resources": peak_memory(),
         "parameters": flatten_parameters(state.config),
         "figures": [path for _, path in figures],
+        "meshes": {
+            method.name: method.mesh_file for method in state.methods if (state.out_dir / method.mesh_file).exists()
+        },
         "notes": list(state.notes),
     }
     write_metrics(state.out_dir / "metrics.json", document)
@@ -77,8 +87,13 @@ def write_replay_outputs(state: ReplayState) -> dict[str, Any]:
         methods=methods,
         figures=figures,
         notes=_notes(state, document),
+        timeline=state.timeline,
     )
     return document
+
+
+def _announce(text: str) -> None:
+    print(f"replay: {text} ...", file=sys.stderr, flush=True)
 
 
 def _trajectory(state: ReplayState) -> tuple[dict[str, Any], SimilarityTransform | None]:
@@ -102,49 +117,36 @@ def _trajectory(state: ReplayState) -> tuple[dict[str, Any], SimilarityTransform
     return summary, alignment
 
 
-def _methods(state: ReplayState, surface: Any) -> dict[str, dict[str, Any]]:
-    scores = state.scoreboard.results() if state.scoreboard is not None else {}
+def _methods(state: ReplayState, scores: dict[str, MethodScores]) -> dict[str, dict[str, Any]]:
+    depth = state.scoreboard.results() if state.scoreboard is not None else {}
     timings = state.timer.summary()
     methods: dict[str, dict[str, Any]] = {}
-    for method, stages in METHOD_STAGES.items():
-        entry: dict[str, Any] = {}
-        if method in scores:
-            entry["depth"] = {region: metrics.as_dict() for region, metrics in scores[method].items()}
+    for method in state.methods:
+        entry: dict[str, Any] = {"inputs": len(method.inputs)}
+        if method.name in depth:
+            entry["depth"] = {region: metrics.as_dict() for region, metrics in depth[method.name].items()}
+        views = scores[method.name].views.results() if method.name in scores else {}
+        if views:
+            entry["novel_views"] = views
+        stages = SHARED_STAGES[:2] if method.name == "stereo_prior" else method.stages
         seconds = sum(timings[stage]["seconds"] for stage in stages if stage in timings)
+        frames = state.processed if method.name == "stereo_prior" else method.frames
         if seconds > 0:
-            frames = state.processed if method == "stereo_prior" else (state.fusion.frames if state.fusion else 0)
-            entry["timing"] = {"seconds": round(seconds, 3), "frames": frames, "fps": round(frames / seconds, 3)}
-        if method == "tsdf_fusion" and surface is not None:
+            entry["timing"] = {
+                "seconds": round(seconds, 3),
+                "frames": frames,
+                "fps": round(frames / seconds, 3),
+                "stages": [stage for stage in stages if stage in timings],
+                **{f"peak_{key}": value for key, value in method.memory.items()},
+            }
+        surface = scores[method.name].surface if method.name in scores else None
+        if surface is not None:
             entry["surface"] = surface.as_dict()
-        if entry:
-            methods[method] = entry
+        steps = getattr(method, "steps", None)
+        if steps is not None:
+            entry["training"] = {"steps": steps, "seconds": round(getattr(method, "train_seconds", 0.0), 3)}
+        methods[method.name] = entry
     return methods
-
-
-def _figures(state: ReplayState) -> list[tuple[str, str]]:
-    count = state.config.evaluation.figure_frames
-    if not state.frames or count == 0:
-        return []
-    picks = np.unique(np.linspace(0, len(state.frames) - 1, count).round().astype(int))
-    figures = []
-    (state.out_dir / "figures").mkdir(exist_ok=True)
-    for pick in picks:
-        frame = state.frames[int(pick)]
-        depth_range = _depth_range(frame.ground_truth)
-        for method, depth in frame.predictions.items():
-            relative = f"figures/{method}_frame{frame.index:05d}.png"
-            depth_comparison_figure(
-                state.out_dir / relative,
-                frame.left,
-                depth,
-                frame.ground_truth,
-                title=f"{method}, frame {frame.index}",
-                max_depth_m=state.config.evaluation.max_depth_m,
-                depth_range_m=depth_range,
-                max_error_mm=FIGURE_MAX_ERROR_MM,
-            )
-            figures.append((f"{method}, frame {frame.index} (left | depth | ground truth | error)", relative))
-    return figures
 
 
 def _trajectory_note(trajectory: dict[str, Any]) -> str:
@@ -162,16 +164,6 @@ def _trajectory_note(trajectory: dict[str, Any]) -> str:
     return text + "."
 
 
-def _depth_range(truth: np.ndarray) -> tuple[float, float] | None:
-    """Colour range (metres) of a depth figure: the truth's 1st-99th percentiles, at least 1 mm wide."""
-    values = truth[np.isfinite(truth)]
-    if values.size == 0:
-        return None
-    low, high = float(np.percentile(values, 1)), float(np.percentile(values, 99))
-    middle = 0.5 * (low + high)
-    return (min(low, middle - 0.0005), max(high, middle + 0.0005))
-
-
 def _protocol(state: ReplayState) -> dict[str, Any]:
     evaluation = state.config.evaluation
     return {
@@ -181,6 +173,12 @@ def _protocol(state: ReplayState) -> dict[str, Any]:
         "median_scaling": evaluation.median_scaling,
         "grid": "rectified left image; ground truth moved there with the calibration",
         "tissue_region": "valid ground truth minus instrument mask and specular highlights",
+        "held_out": (
+            "the bag's test list" if state.held_out_stamps is not None
+            else f"every {state.config.replay.held_out_every}th frame from frame 0"
+        ),
+        "novel_views": "PSNR (dB), SSIM (kornia, 11 px Gaussian window), LPIPS (AlexNet) of RGB in [0, 1] on the "
+        "rectified left grid, mean over frames; regions: all pixels and no_instruments",
     }
 
 
@@ -194,16 +192,38 @@ def _notes(state: ReplayState, document: dict[str, Any]) -> list[str]:
         "Coverage is the share of valid ground-truth pixels that received a depth.",
         "Tissue region: instrument pixels (instrument mask) and specular highlights "
         "(bright, unsaturated pixels) are left out.",
-        "tsdf_fusion depth is the fused mesh ray-cast at each frame's pose; its surface accuracy is the "
-        "median distance from mesh vertices to the ground-truth cloud, completeness the reverse.",
+        "Methods: stereo_prior is each frame's own dense prior; tsdf_fusion fuses the priors of the input "
+        "frames and its depth and colour are the fused mesh ray-cast at each pose; nerf and sdf train the "
+        "online trainer on keyframes of the input frames "
+        f"(every {state.config.replay.keyframe_every}th, at 1/{state.config.replay.train_downscale} "
+        f"resolution, {state.config.replay.train_steps} steps or {state.config.replay.train_seconds:g} s) and "
+        "render depth and colour at the keyframe resolution, resized onto the full grid (input frames guided "
+        "by their own prior; held-out frames by the model's own depth of the nearest input frame warped into "
+        "the held-out pose, never by the held-out frame itself).",
+        f"Held-out frames ({len(frames['held_out'])}: {document['protocol']['held_out']}) are neither fused nor "
+        "trained on; stereo_prior renders them by forward-warping the nearest input frame's colour through its "
+        "prior depth (z-buffered splat, unfilled pixels black and scored).",
+        "Novel views: PSNR (dB), SSIM and LPIPS against the recorded left image, mean over frames, on every "
+        "pixel and without instrument pixels; 'train' views are each method's own input frames "
+        "(stereo_prior has none: its input image is its view).",
+        "Surface accuracy: median distance from mesh vertices to the ground-truth cloud; completeness the "
+        "reverse (meshes in the pipeline's world, aligned to the ground truth with the trajectory alignment).",
         f"Frames: {frames['processed']} pairs processed, {frames.get('dropped_left', 0)} left and "
-        f"{frames.get('dropped_right', 0)} right images dropped by the synchroniser.",
+        f"{frames.get('dropped_right', 0)} right images dropped by the synchroniser"
+        + (
+            f", {frames['dropped_by_rate']} dropped by recorded-rate playback (rate {state.rate:g})."
+            if state.rate is not None else " (replayed as fast as possible)."
+        ),
+        "Compute cost: seconds of each method's own stages (stereo_prior: rectify and depth_prior; "
+        "tsdf_fusion: fusion and mesh; nerf/sdf: keyframes, training and mesh; renders for scoring are "
+        "not counted), frames it consumed per second, and the process's peak resident memory (and CUDA "
+        "peak) when the method finished: methods share one process, so memory is cumulative.",
     ]
     notes.append(_trajectory_note(document["trajectory"]))
     if state.interrupted:
         notes.append("PARTIAL: the replay was interrupted; these results cover the frames processed so far.")
     if state.error:
         notes.append(f"PARTIAL: the bag could not be read to the end: {state.error}")
-    notes.extend(state.notes)
+    notes.extend(dict.fromkeys(state.notes))
     notes.extend(f"Skipped: {problem}" for problem in state.skipped_frames[:10])
     return notes

@@ -36,3 +36,17 @@ class StageTimer:
                 "per_second": round(calls / seconds, 3) if seconds > 0 else float("inf"),
             }
         return result
+
+
+def peak_memory() -> dict[str, float | None]:
+    """``{"rss_peak_mib": peak resident memory of this process, "cuda_peak_mib": torch's CUDA peak or None}``."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux, bytes on macOS
+    rss_mib = rss / 2**20 if sys.platform == "darwin" else rss / 1024
+    cuda = None
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        cuda = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return {"rss_peak_mib": round(rss_mib, 1), "cuda_peak_mib": cuda}

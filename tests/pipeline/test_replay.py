@@ -1,15 +1,20 @@
-"""The main job on the committed sample bag: the figures the foundation promises, from a real replay."""
+"""The main job on the committed sample bag: the figures the foundation promises, from a real replay.
+
+The front-end methods only (``stereo_prior``, ``tsdf_fusion``); all four methods together are in
+``test_replay_methods.py``. Frames 0, 8, ..., 40 are held out: not fused, scored as novel views.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import open3d as o3d
 import pytest
 
-from stereo_nerf_core.config import load_config
+from stereo_nerf_core.config import PipelineConfig, load_config
 from stereo_nerf_core.pipeline.outputs import METRICS_SCHEMA_VERSION, read_depth_png
 from stereo_nerf_core.pipeline.replay import ReplaySummary, run_replay
 from stereo_nerf_core.synthetic.config import preset
@@ -18,9 +23,14 @@ from stereo_nerf_core.synthetic.world import build_world
 from tests.conftest import CONFIG, SAMPLE_BAG
 
 
+def front_end_config() -> PipelineConfig:
+    config = load_config(CONFIG)
+    return replace(config, replay=replace(config.replay, methods=["stereo_prior", "tsdf_fusion"]))
+
+
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> ReplaySummary:
-    return run_replay(SAMPLE_BAG, load_config(CONFIG), tmp_path_factory.mktemp("demo"), progress=False)
+    return run_replay(SAMPLE_BAG, front_end_config(), tmp_path_factory.mktemp("demo"), progress=False)
 
 
 def _depth(summary: ReplaySummary, method: str, region: str) -> dict[str, Any]:
@@ -39,7 +49,9 @@ def test_every_pair_of_the_sample_bag_is_processed(replayed: ReplaySummary) -> N
     frames = replayed.metrics["frames"]
     assert replayed.complete
     assert (frames["processed"], frames["evaluated"], frames["pairs"]) == (44, 44, 44)
-    assert (frames["dropped_left"], frames["dropped_right"]) == (0, 0)
+    assert (frames["dropped_left"], frames["dropped_right"], frames["dropped_by_rate"]) == (0, 0, 0)
+    assert frames["held_out"] == [0, 8, 16, 24, 32, 40]
+    assert replayed.metrics["methods"]["tsdf_fusion"]["inputs"] == 38
 
 
 def test_prior_tissue_abs_rel_and_coverage(replayed: ReplaySummary) -> None:
@@ -83,7 +95,7 @@ def test_outputs_on_disk(replayed: ReplaySummary) -> None:
     out = replayed.out_dir
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["schema_version"] == METRICS_SCHEMA_VERSION
-    assert set(metrics["methods"]) == {"stereo_prior", "tsdf_fusion"}
+    assert list(metrics["methods"]) == ["stereo_prior", "tsdf_fusion"]
     assert metrics["protocol"]["max_depth_m"] == 0.3 and metrics["protocol"]["median_scaling"] is False
     pngs = sorted((out / "depth_prior").glob("*.png"))
     assert len(pngs) == 44

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from stereo_nerf_core.cli import main
-from stereo_nerf_core.config import load_config
+from stereo_nerf_core.config import PipelineConfig, load_config
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import ROSBAGS_CLASSES, BagWriter
 from stereo_nerf_core.io.errors import BagError
@@ -18,9 +19,17 @@ from stereo_nerf_core.io.messages import array_to_image
 from stereo_nerf_core.pipeline import replay as replay_module
 from stereo_nerf_core.pipeline.errors import ReplayError
 from stereo_nerf_core.pipeline.replay import run_replay
+from stereo_nerf_core.pipeline.trainer_method import TrainerMethod
 from stereo_nerf_core.synthetic.config import preset
 from stereo_nerf_core.synthetic.recorder import record_synthetic_bag
 from tests.conftest import CONFIG, SAMPLE_BAG
+from tests.pipeline.test_replay_methods import tiny_config
+
+
+def front_end() -> PipelineConfig:
+    """The shipped config replaying the front-end methods only (no training: these tests are about input)."""
+    config = load_config(CONFIG)
+    return replace(config, replay=replace(config.replay, methods=["stereo_prior", "tsdf_fusion"]))
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +80,7 @@ def test_a_message_broken_half_way_keeps_the_frames_before_it(tiny_sqlite_bag: P
         fifth = [row[0] for row in rows][4]
         connection.execute("UPDATE messages SET data = ? WHERE id = ?", (b"\x00\x01garbage", fifth))
     out = tmp_path / "out"
-    summary = run_replay(broken, load_config(CONFIG), out, progress=False)
+    summary = run_replay(broken, front_end(), out, progress=False)
     assert not summary.complete
     assert (
         f"cannot deserialise a sensor_msgs/msg/Image message on topic {topics.LEFT_IMAGE}" in summary.metrics["error"]
@@ -87,18 +96,19 @@ def test_interrupted_replay_writes_a_valid_partial_report(monkeypatch: pytest.Mo
     original = replay_module._process
     calls = {"n": 0}
 
-    def interrupt_after_six(*args: object) -> None:
+    def interrupt_after_eight(*args: object) -> None:
         calls["n"] += 1
-        if calls["n"] > 6:
+        if calls["n"] > 8:
             raise KeyboardInterrupt
         original(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(replay_module, "_process", interrupt_after_six)
+    monkeypatch.setattr(replay_module, "_process", interrupt_after_eight)
     out = tmp_path / "out"
     code = main(["replay", str(SAMPLE_BAG), "--config", str(CONFIG), "--out", str(out), "--quiet"])
     assert code == 3
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["interrupted"] is True and metrics["frames"]["processed"] == 6
+    assert metrics["interrupted"] is True and metrics["frames"]["processed"] == 8
+    assert metrics["frames"]["held_out"] == [0]  # fused: frames 1-7
     assert (out / "fused_mesh.ply").stat().st_size > 10_000
     assert metrics["methods"]["tsdf_fusion"]["depth"]["tissue"]["abs_rel"] < 0.05
     assert "PARTIAL: the replay was interrupted" in (out / "report.md").read_text()
@@ -107,7 +117,7 @@ def test_interrupted_replay_writes_a_valid_partial_report(monkeypatch: pytest.Mo
 def test_dropped_frames_are_counted(tmp_path: Path) -> None:
     bag = tmp_path / "drops"
     record_synthetic_bag(bag, preset("tiny", drop_rate=0.4, frames=10))
-    summary = run_replay(bag, load_config(CONFIG), tmp_path / "out", progress=False)
+    summary = run_replay(bag, front_end(), tmp_path / "out", progress=False)
     frames = summary.metrics["frames"]
     assert frames["dropped_left"] + frames["dropped_right"] > 0
     assert frames["processed"] + max(frames["dropped_left"], frames["dropped_right"]) <= 10
@@ -120,8 +130,34 @@ def test_a_cut_off_mcap_recording_is_replayed_up_to_the_cut(tmp_path: Path) -> N
     (source,) = SAMPLE_BAG.glob("*.mcap")
     (bag / "metadata.yaml").write_bytes((SAMPLE_BAG / "metadata.yaml").read_bytes())
     (bag / source.name).write_bytes(source.read_bytes()[: 6_000_000])  # a recorder that lost power
-    summary = run_replay(bag, load_config(CONFIG), tmp_path / "out", progress=False)
+    summary = run_replay(bag, front_end(), tmp_path / "out", progress=False)
     frames = summary.metrics["frames"]
     assert 5 <= frames["processed"] <= 12  # 6 of 24.6 MB: about a quarter of the 44 frames
     assert any("was cut off (no mcap footer)" in note for note in summary.metrics["notes"])
     assert summary.metrics["methods"]["stereo_prior"]["depth"]["tissue"]["abs_rel"] < 0.012
+
+
+def test_interrupted_while_training_still_writes_every_method(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    original = TrainerMethod.advance
+
+    def interrupt_at_the_end(self: TrainerMethod, progress: float) -> None:
+        if progress >= 1.0 and self.name == "sdf":
+            raise KeyboardInterrupt
+        original(self, progress)
+
+    monkeypatch.setattr(TrainerMethod, "advance", interrupt_at_the_end)
+    summary = run_replay(SAMPLE_BAG, tiny_config(train_steps=10), tmp_path / "out", progress=False, max_frames=8)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert not summary.complete and metrics["interrupted"] is True and metrics["frames"]["processed"] == 8
+    assert metrics["methods"]["nerf"]["training"]["steps"] == 10  # finished before the interruption
+    assert metrics["methods"]["sdf"]["training"]["steps"] == 8  # round(0.75 * 10): its share after 6 of 8 frames
+    assert metrics["methods"]["sdf"]["depth"]["tissue"]["n_evaluated"] > 0  # what it had is scored
+    assert "PARTIAL: the replay was interrupted" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_recorded_rate_playback_counts_the_frames_it_drops(tmp_path: Path) -> None:
+    # 100x the recorded 10 Hz: a frame every millisecond, far faster than any stereo prior
+    summary = run_replay(SAMPLE_BAG, front_end(), tmp_path / "out", progress=False, max_frames=10, rate=100.0)
+    frames = summary.metrics["frames"]
+    assert frames["dropped_by_rate"] > 0 and frames["processed"] + frames["dropped_by_rate"] == 10
+    assert summary.metrics["rate"] == 100.0 and "by the rate" in summary.one_line()
