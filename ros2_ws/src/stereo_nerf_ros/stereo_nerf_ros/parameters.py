@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from stereo_nerf_core import config as config_module
+from stereo_nerf_core import learning_config
 from stereo_nerf_core.config import PipelineConfig, config_from_parameters, flatten_parameters, parameter_descriptions
 from stereo_nerf_core.errors import ConfigError
 
@@ -47,9 +48,9 @@ def parameter_ranges() -> dict[str, tuple[float, float]]:
     on the same side, so the declared range is the loosest one (none when that field has no range);
     the dataclass still checks the rest when the node reads its parameters.
     """
-    tree = ast.parse(inspect.getsource(config_module))
     calls: dict[str, tuple[ast.expr, ast.expr]] = {}
-    for node in ast.walk(tree):
+    sources = (inspect.getsource(config_module), inspect.getsource(learning_config))
+    for node in (node for source in sources for node in ast.walk(ast.parse(source))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_check_range":
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
