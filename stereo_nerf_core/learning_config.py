@@ -78,6 +78,9 @@ class TrainerConfig:
     """Side of an SSIM patch in pixels."""
     opacity_weight: float = 0.1
     """Weight of the opacity loss pulling tissue rays to full opacity (their surface is inside the scene)."""
+    surface_photometric_weight: float = 0.0
+    """Weight of NoPe-NeRF's photometric surface loss: a ray's rendered surface point must have its colour in
+    the neighbouring keyframe (ties consecutive poses together; used by pose-free runs)."""
     mask_loss_weight: float = 0.0
     """Weight of the mask loss (BCE of opacity against keyframes' object masks, where they have one)."""
     distortion_weight: float = 0.0
@@ -151,6 +154,7 @@ class TrainerConfig:
         if self.ssim_weight > 0 and self.ssim_patches * self.ssim_patch_px**2 > self.rays_per_batch:
             raise ConfigError("trainer.ssim_patches * trainer.ssim_patch_px^2 must not exceed trainer.rays_per_batch")
         _check_range("trainer.opacity_weight", self.opacity_weight, 0.0, 1e6)
+        _check_range("trainer.surface_photometric_weight", self.surface_photometric_weight, 0.0, 1e6)
         _check_range("trainer.mask_loss_weight", self.mask_loss_weight, 0.0, 1e6)
         _check_range("trainer.distortion_weight", self.distortion_weight, 0.0, 1e6)
         _check_range("trainer.lr_hash", self.lr_hash, 0.0, 10.0)
@@ -210,6 +214,9 @@ class PoseFreeConfig:
     field_lr_pose: float = 0.00003
     """Stage 2: the trainer's lr_pose during pose-free runs (its default 3e-4 jitters the poses of many keyframes
     sharing a small ray batch: one-frame RPE 0.03 -> 0.22 mm on the sample bag; 3e-5 keeps 0.05 mm)."""
+    field_surface_photometric_weight: float = 0.1
+    """Stage 2: the trainer's surface_photometric_weight during pose-free runs (rendered surfaces warped into the
+    neighbouring keyframe)."""
 
     def __post_init__(self) -> None:
         if self.initial_poses not in ("identity", "odometry"):
@@ -230,6 +237,9 @@ class PoseFreeConfig:
         _check_range("pose_free.seed", self.seed, 0, 2**31 - 1)
         _check_range("pose_free.field_steps", self.field_steps, 0, 100_000_000)
         _check_range("pose_free.field_lr_pose", self.field_lr_pose, 0.0, 10.0)
+        _check_range(
+            "pose_free.field_surface_photometric_weight", self.field_surface_photometric_weight, 0.0, 1e6
+        )
 
 
 SELF_SUPERVISED_POSE_SOURCES = ("none", "odometry", "tf", "ground_truth")

@@ -33,10 +33,12 @@ def objective(
     *,
     pose_regulariser: torch.Tensor | None,
     depth_range: float,
+    surface_photometric: torch.Tensor | None = None,
 ) -> Objective:
     """The loss terms of ``config`` (see :mod:`~stereo_nerf_core.training.losses`) for rendered ``out``.
 
-    ``depth_range`` (far - near) is the distance unit of the distortion loss.
+    ``depth_range`` (far - near) is the distance unit of the distortion loss; ``surface_photometric`` is the
+    unweighted photometric surface loss when the trainer computed it.
     """
     rgb, weight = out.rgb.float(), batch.photometric_weight
     zero = rgb.new_zeros(())
@@ -58,6 +60,9 @@ def objective(
         "distortion": config.distortion_weight
         * losses.distortion_loss(out.weights, out.t, out.deltas, scale=depth_range)
         if config.distortion_weight > 0 and out.deltas is not None
+        else zero,
+        "surface": config.surface_photometric_weight * surface_photometric.to(zero)
+        if surface_photometric is not None
         else zero,
         "pose": config.pose_regularisation * pose_regulariser.to(zero) if pose_regulariser is not None else zero,
     }

@@ -3,11 +3,13 @@
 Stage 1 is :func:`~stereo_nerf_core.training.pose_free.align_priors`. Stage 2 hands the keyframes,
 with the stage-1 poses and their priors corrected by the learnt scale and shift, to a
 :class:`~stereo_nerf_core.training.trainer.Trainer` with ``pose_refinement`` on (at the learning rate
-``pose_free.field_lr_pose``): its rendering losses (colour, depth against the prior, binocular) refine
-every pose (the first frame's stays the gauge) while the field trains. :func:`trajectory_scores`
-reports ATE (after metric, i.e. rigid, alignment) and RPE over one-frame steps
-(:mod:`~stereo_nerf_core.eval.trajectory`), :func:`view_scores` the rendered keyframes' tissue depth
-and PSNR against ground truth. :func:`keyframes_for_pose_free` reads a bag with or without poses.
+``pose_free.field_lr_pose``): its rendering losses (colour, depth against the prior, binocular) and
+the photometric surface loss (rendered surfaces warped into the neighbouring keyframe,
+``pose_free.field_surface_photometric_weight``) refine every pose (the first frame's stays the
+gauge) while the field trains. :func:`trajectory_scores` reports ATE (after metric, i.e. rigid,
+alignment) and RPE over one-frame steps (:mod:`~stereo_nerf_core.eval.trajectory`),
+:func:`view_scores` the rendered keyframes' tissue depth and PSNR against ground truth.
+:func:`keyframes_for_pose_free` reads a bag with or without poses.
 """
 
 from __future__ import annotations
@@ -122,7 +124,13 @@ def run_pose_free(
     ]
     if config.field_steps == 0:
         return PoseFreeRun(alignment, None, aligned, alignment.poses)
-    trainer = Trainer(replace(trainer_config, pose_refinement=True, lr_pose=config.field_lr_pose), device=device)
+    stage_two = replace(
+        trainer_config,
+        pose_refinement=True,
+        lr_pose=config.field_lr_pose,
+        surface_photometric_weight=config.field_surface_photometric_weight,
+    )
+    trainer = Trainer(stage_two, device=device)
     for keyframe in aligned:
         trainer.add_keyframe(keyframe)
     trainer.train(max_steps=config.field_steps)

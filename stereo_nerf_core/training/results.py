@@ -20,6 +20,7 @@ class StepStats:
     ssim: float
     opacity: float
     mask: float
+    surface: float
     distortion: float
     pose: float
     psnr: float

@@ -52,6 +52,7 @@ from stereo_nerf_core.training.setup import (
     resolve_device,
     scene_sampling,
 )
+from stereo_nerf_core.training.surface_photometric import surface_photometric_loss
 
 
 class Trainer:
@@ -80,6 +81,7 @@ class Trainer:
         self.render_sampling: SamplingConfig | None = None
         """Sampling of renders without a prior: ``coarse_samples`` uniform, then importance samples."""
         self.occupancy: OccupancyGrid | None = None
+        self._image_cache: dict[int, tuple[TrainingKeyframe, torch.Tensor]] = {}
         """Occupancy grid of prior-less rays (measured from ``occupancy_warmup_steps`` on)."""
         self.field: Field | None = None
         self.optimizer: torch.optim.Adam | None = None
@@ -186,7 +188,8 @@ class Trainer:
             # a batch without any prior (a scene without stereo) gets the coarse + importance passes.
             guided = bool(((batch.depth > 0) & (batch.confidence > 0)).any())
             with self._autocast():
-                rays = batch_rays(batch, K, self.keyframe_poses(keyframes), baselines)
+                poses = self.keyframe_poses(keyframes)
+                rays = batch_rays(batch, K, poses, baselines)
                 out = render_rays(
                     field, rays, self.sampling if guided else self.render_sampling,
                     depth_prior=batch.depth if guided else None, confidence=batch.confidence if guided else None,
@@ -194,7 +197,14 @@ class Trainer:
                 )
             pose_prior = self.poses.regulariser().to(self.device) if self.config.pose_refinement else None
             depth_range = self.sampling.far_m - self.sampling.near_m
-            result = objective(out, batch, self.config, pose_regulariser=pose_prior, depth_range=depth_range)
+            surface = None
+            if self.config.surface_photometric_weight > 0:
+                images = self._left_images(keyframes)
+                surface = surface_photometric_loss(batch, out.depth.float(), poses.float(), K, images)
+            result = objective(
+                out, batch, self.config, pose_regulariser=pose_prior, depth_range=depth_range,
+                surface_photometric=surface,
+            )
             total = result.total
             self._set_learning_rates()
             self.optimizer.zero_grad(set_to_none=True)
@@ -207,6 +217,20 @@ class Trainer:
                 step=self.step_count, loss=float(total.detach()), **terms, psnr=float(result.psnr),
                 rays=len(batch), seconds=time.perf_counter() - start,
             )
+
+    def _left_images(self, keyframes: tuple[TrainingKeyframe, ...]) -> torch.Tensor:
+        """(S, 3, H, W) left colours in [0, 1] of ``keyframes`` on the device (cached per keyframe object)."""
+        cache = self._image_cache
+        images = []
+        for keyframe in keyframes:
+            cached = cache.get(keyframe.index)
+            if cached is None or cached[0] is not keyframe:
+                tensor = torch.from_numpy(keyframe.rgb).to(self.device).permute(2, 0, 1).float() / 255.0
+                cached = cache[keyframe.index] = (keyframe, tensor)
+            images.append(cached[1])
+        for index in set(cache) - {k.index for k in keyframes}:
+            del cache[index]
+        return torch.stack(images)
 
     def _update_occupancy(self, field: Field) -> None:
         config, since = self.config, self.step_count - self.config.occupancy_warmup_steps
