@@ -39,7 +39,7 @@ from stereo_nerf_core.training.bag_keyframes import (
     _shrink_prior,
 )
 from stereo_nerf_core.training.errors import TrainingError
-from stereo_nerf_core.training.export import extract_mesh
+from stereo_nerf_core.training.export import extract_mesh, seen_by_keyframes
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.trainer import Trainer
 
@@ -138,7 +138,8 @@ class TrainerMethod(ReplayMethod):
             self._mesh_step = self.trainer.step_count
             try:
                 with self.timer.stage(f"{self.name}_mesh"):
-                    self._mesh = extract_mesh(self.trainer, resolution=self.config.replay.mesh_resolution)
+                    mesh = extract_mesh(self.trainer, resolution=self.config.replay.mesh_resolution)
+                    self._mesh = seen_by_keyframes(mesh, self.trainer)
             except TrainingError as error:
                 self._mesh = None
                 self.notes.append(f"{self.name}: no mesh after {self.trainer.step_count} steps: {error}")

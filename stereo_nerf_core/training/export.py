@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from skimage.measure import marching_cubes
 
 from stereo_nerf_core.fields.base import Field
+from stereo_nerf_core.fusion.tsdf import MeshRaycaster
 from stereo_nerf_core.geometry.depth_maps import backproject
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
@@ -113,6 +114,28 @@ def extract_mesh(trainer: Trainer, *, resolution: int = 128, level: float | None
     mesh.vertex_colors = o3d.utility.Vector3dVector(field_colours(trainer, vertices))
     mesh.compute_vertex_normals()
     return mesh
+
+
+def seen_by_keyframes(mesh: o3d.geometry.TriangleMesh, trainer: Trainer) -> o3d.geometry.TriangleMesh:
+    """The part of ``mesh`` that some buffered keyframe camera sees first (ray-cast at its refined pose).
+
+    Marching cubes over the whole scene box also meshes what no camera constrains (behind the
+    tissue, the box's margins); this keeps the observed surface, as the TSDF fusion does.
+    """
+    keyframes = trainer.buffer.snapshot()
+    if not keyframes or len(mesh.triangles) == 0:
+        return mesh
+    poses = trainer.refined_poses()
+    raycaster = MeshRaycaster(mesh)
+    seen = np.zeros(len(mesh.triangles), bool)
+    for keyframe in keyframes:
+        pose = poses.get(keyframe.index, keyframe.T_world_camera)
+        _, ids = raycaster.cast(keyframe.K, (keyframe.width, keyframe.height), pose)
+        seen[ids[ids >= 0]] = True
+    culled = o3d.geometry.TriangleMesh(mesh)
+    culled.remove_triangles_by_mask(~seen)
+    culled.remove_unreferenced_vertices()
+    return culled
 
 
 def field_colours(trainer: Trainer, points: Float) -> Float:

@@ -16,6 +16,7 @@ from stereo_nerf_core.training.export import (
     cloud_from_sdf,
     extract_mesh,
     pose_report,
+    seen_by_keyframes,
     write_cloud,
     write_mesh,
     write_pose_report,
@@ -104,3 +105,13 @@ def test_pose_report_and_unbuilt_models(nerf: Trainer, tmp_path: Path) -> None:
         extract_mesh(Trainer(small_config(), device="cpu"))
     with pytest.raises(TrainingError, match="needs an sdf-mode trainer"):
         cloud_from_sdf(nerf)
+
+
+def test_only_the_part_the_keyframes_see_is_kept(sdf: Trainer) -> None:
+    mesh = extract_mesh(sdf, resolution=48)
+    hidden = o3d.geometry.TriangleMesh.create_box(0.01, 0.01, 0.01).translate([0.0, 0.0, PLANE_Z_M + 0.02])
+    combined = mesh + hidden  # a box 2 cm behind the plane, which no keyframe can see
+    kept = seen_by_keyframes(combined, sdf)
+    assert len(kept.triangles) <= len(mesh.triangles)
+    assert np.asarray(kept.vertices)[:, 2].max() < PLANE_Z_M + 0.005
+    assert len(kept.triangles) > 0.5 * len(mesh.triangles)
