@@ -181,9 +181,9 @@ class ReplayConfig:
     """The trainer methods take every this-th frame (by index) that is not held out as a keyframe."""
     train_downscale: int = 2
     """Trainer keyframes are resampled by 1 / this (block means); renders are scored on the full grid."""
-    train_steps: int = 1000
+    train_steps: int = 3000
     """Training steps of each trainer method, spread over the replay as keyframes arrive."""
-    train_seconds: float = 150.0
+    train_seconds: float = 240.0
     """Most training seconds of each trainer method (whichever of steps and seconds runs out first)."""
     mesh_resolution: int = 128
     """Marching-cubes cells along the longest side of the scene box for the trainer methods' meshes."""
