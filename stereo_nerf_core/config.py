@@ -48,6 +48,8 @@ class DepthPriorConfig:
     """Prior backend: "sgbm" (semi-global matching, row alignment, left-right check, hole filling, sub-pixel
     refinement), "seeded" (grown from sparse SIFT matches by NCC), "torchscript" (a network, model_path) or
     "self_supervised" (the monocular network trained from the stream, self_supervised_weights_path)."""
+    threads: int = 0
+    """OpenCV threads of the prior (0: one per core): the latency-critical stage of the live graph."""
     min_depth_m: float = 0.02
     """Nearest depth searched, in metres; sets the disparity range."""
     max_depth_m: float = 0.30
@@ -95,6 +97,7 @@ class DepthPriorConfig:
     """self_supervised backend: weights file written by ``stereo-nerf train-self-supervised`` (a torch file)."""
 
     def __post_init__(self) -> None:
+        _check_range("depth_prior.threads", self.threads, 0, 1024)
         _check_range("depth_prior.min_depth_m", self.min_depth_m, 1e-4, 1000.0)
         _check_range("depth_prior.max_depth_m", self.max_depth_m, self.min_depth_m, 1000.0)
         _check_range("depth_prior.block_size", self.block_size, 1, 31)
@@ -331,12 +334,27 @@ class TrackingConfig:
     """Where camera poses come from."""
 
     pose_source: str = "odometry"
-    """"odometry" (stereo visual odometry), "tf" (world -> left optical frame on /tf, e.g. robot
-    kinematics) or "ground_truth" (the bag's /ground_truth/pose: an oracle for experiments)."""
+    """"odometry" (stereo visual odometry), "tf" (the robot's tf tree: the chain from world_frame to
+    camera_frame composed from /tf and /tf_static) or "ground_truth" (the bag's /ground_truth/pose: an oracle
+    for experiments)."""
+    world_frame: str = "world"
+    """The fixed frame poses are given in (the root of the chain looked up with pose_source tf)."""
+    camera_frame: str = ""
+    """pose_source tf: the tf frame of the left camera (empty: the left raw image's frame_id)."""
+    tf_timeout_s: float = 0.2
+    """pose_source tf or ground_truth: how long, in seconds, the tracker waits for a pose that has not arrived yet."""
+    prior_timeout_s: float = 2.0
+    """pose_source odometry: how long, in seconds, the tracker waits for a would-be keyframe's depth prior (it
+    stops waiting as soon as a later frame's prior comes: depth_prior skipped this one); without it the frame
+    is tracked but does not become a keyframe."""
 
     def __post_init__(self) -> None:
         if self.pose_source not in POSE_SOURCES:
             raise ConfigError(f"tracking.pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}")
+        if not self.world_frame:
+            raise ConfigError("tracking.world_frame must not be empty")
+        _check_range("tracking.tf_timeout_s", self.tf_timeout_s, 0.0, 60.0)
+        _check_range("tracking.prior_timeout_s", self.prior_timeout_s, 0.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -344,18 +362,32 @@ class NodesConfig:
     """How the ROS 2 nodes (and the offline stage graph) queue inputs and pace their outputs."""
 
     compressed_input: bool = False
-    """stereo_frontend and depth_prior subscribe to sensor_msgs/CompressedImage on "<image topic>/compressed"
-    (jpeg or png) instead of sensor_msgs/Image."""
-    queue_size: int = 2
-    """Input sets each node keeps waiting; beyond it the oldest is dropped and counted (backpressure)."""
+    """stereo_frontend subscribes to sensor_msgs/CompressedImage on "<image topic>/compressed" (jpeg or png)
+    instead of sensor_msgs/Image."""
+    queue_size: int = 4
+    """Input sets stereo_frontend, depth_prior and the matcher keep waiting; beyond it the oldest is dropped and
+    counted (backpressure: latency stays bounded; a hiccup of up to this many frames is absorbed)."""
+    cv_threads: int = 1
+    """OpenCV worker threads of every node but depth_prior (0: one per core; depth_prior.threads sets its own).
+    The nodes already run in parallel, one process each; more threads per node only contend for the cores."""
+    background_niceness: int = 10
+    """Niceness (0-19) the matcher and the trainer run at: they get the CPU the front-end (stereo_frontend,
+    depth_prior, tracker) leaves, never the reverse. 0: same priority as the front-end."""
+    background_idle: bool = True
+    """The matcher and the trainer also use the SCHED_IDLE policy: they run only on a core the front-end leaves
+    idle (Linux; on a GPU cart the front-end leaves most cores idle)."""
     frame_cache: int = 30
     """Recent depth_prior frames the trainer keeps until the tracker says whether each is a keyframe."""
     path_max_poses: int = 10000
     """Poses kept in the tracker's nav_msgs/Path; the oldest are dropped beyond it."""
+    path_rate_hz: float = 1.0
+    """Largest rate, in Hz, of the tracker's nav_msgs/Path (by frame stamps; 0: off). The whole path goes out each
+    time, so publishing it with every frame would cost more than tracking after a few thousand poses."""
     render_rate_hz: float = 2.0
     """Largest rate, in Hz, of the trainer's rendered depth and colour of the latest frame (0: off)."""
-    render_downscale: int = 2
-    """The trainer renders the latest frame at 1 / this of the image size (1: full size)."""
+    render_downscale: int = 4
+    """The trainer renders the latest frame at 1 / this of the image size (1: full size; a render of 1/4 size
+    takes 0.2 s on a 2-core CPU, 1/2 size 1.1 s)."""
     cloud_rate_hz: float = 0.5
     """Largest rate, in Hz, of the trainer's coloured point cloud and refined path (0: off)."""
     cloud_keyframes: int = 8
@@ -376,8 +408,11 @@ class NodesConfig:
 
     def __post_init__(self) -> None:
         _check_range("nodes.queue_size", self.queue_size, 1, 10_000)
+        _check_range("nodes.background_niceness", self.background_niceness, 0, 19)
+        _check_range("nodes.cv_threads", self.cv_threads, 0, 1024)
         _check_range("nodes.frame_cache", self.frame_cache, 1, 10_000)
         _check_range("nodes.path_max_poses", self.path_max_poses, 1, 10_000_000)
+        _check_range("nodes.path_rate_hz", self.path_rate_hz, 0.0, 1000.0)
         _check_range("nodes.render_rate_hz", self.render_rate_hz, 0.0, 1000.0)
         _check_range("nodes.render_downscale", self.render_downscale, 1, 64)
         _check_range("nodes.cloud_rate_hz", self.cloud_rate_hz, 0.0, 1000.0)

@@ -74,6 +74,23 @@ class Keyframe:
     """(N, 128) SIFT descriptors (``sift`` tracker), else None."""
 
 
+@dataclass(frozen=True)
+class PendingFrame:
+    """A frame :meth:`StereoOdometry.track_image` tracked that waits for its depth prior (it may become a keyframe)."""
+
+    index: int
+    grey: NDArray[np.uint8]
+    exclude: NDArray[np.bool_] | None
+    kind: str
+    """"first" (no keyframe yet), "keyframe" (the selector asks for one) or "lost" (restart from this frame)."""
+    tracked: int
+    inliers: int
+    error: float
+    overlap: float
+    keyframe_index: int
+    reason: str
+
+
 def _grey(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise FrontendError(f"odometry needs an (H, W) or (H, W, 3) uint8 image, got {image.dtype} {image.shape}")
@@ -140,18 +157,40 @@ class StereoOdometry:
     ) -> TrackingResult:
         """Track one rectified left image (H, W[, 3]) uint8 with its depth prior; ``exclude`` (H, W) bool marks
         pixels (instruments) where no feature may be used. Returns the pose and diagnostics; never raises on
-        tracking failure (only on malformed inputs)."""
+        tracking failure (only on malformed inputs). The same as :meth:`track_image` then :meth:`finish`."""
+        step = self._track_grey(self._checked_grey(left, prior, exclude), exclude)
+        return step if isinstance(step, TrackingResult) else self.finish(step, prior)
+
+    def track_image(
+        self, left: NDArray[np.uint8], *, exclude: NDArray[np.bool_] | None = None
+    ) -> TrackingResult | PendingFrame:
+        """The first half of :meth:`track`: the frame's pose from its image alone.
+
+        Most frames need no depth prior (the keyframe's points give the pose): they come back as a
+        :class:`TrackingResult`. A frame that may become a keyframe (the first, a new keyframe, a restart
+        after tracking was lost) comes back as a :class:`PendingFrame`: hand it with its prior to
+        :meth:`finish` before tracking the next frame. A live tracker publishes the pose as soon as the image
+        arrives and waits for the slower prior only for keyframes.
+        """
+        return self._track_grey(self._checked_grey(left, None, exclude), exclude)
+
+    def _checked_grey(
+        self, left: NDArray[np.uint8], prior: DepthPrior | None, exclude: NDArray[np.bool_] | None
+    ) -> NDArray[np.uint8]:
         grey = _grey(left)
         if grey.shape[::-1] != self.calibration.size:
             raise FrontendError(f"image is {grey.shape[1]}x{grey.shape[0]}, calibration is {self.calibration.size}")
-        if prior.depth.shape != grey.shape:
+        if prior is not None and prior.depth.shape != grey.shape:
             raise FrontendError(f"depth prior is {prior.depth.shape}, expected the image's {grey.shape}")
         if exclude is not None and exclude.shape != grey.shape:
             raise FrontendError(f"exclude mask is {exclude.shape}, expected the image's {grey.shape}")
+        return grey
+
+    def _track_grey(self, grey: NDArray[np.uint8], exclude: NDArray[np.bool_] | None) -> TrackingResult | PendingFrame:
         index = self.frames
         self.frames += 1
         if self.keyframe is None:
-            return self._start(index, grey, prior, exclude)
+            return PendingFrame(index, grey, exclude, "first", 0, 0, float("nan"), 0.0, -1, "first")
         keyframe = self.keyframe
         if self.config.tracker == "klt":
             keep, current = self._track_klt(keyframe, grey, exclude)
@@ -159,85 +198,115 @@ class StereoOdometry:
             keep, current = self._track_sift(keyframe, grey, exclude)
         tracked = len(keep)
         solved = self._solve(keyframe.points_3d[keep], current) if tracked >= max(self.config.min_inliers, 6) else None
-        if solved is None:
-            return self._lost(index, grey, prior, exclude, tracked, inliers=0, error=float("nan"))
-        T_camera_keyframe, inliers, error = solved
-        if inliers < self.config.min_inliers or error > self.config.max_reprojection_px:
-            return self._lost(index, grey, prior, exclude, tracked, inliers=inliers, error=error)
+        inliers, error = (0, float("nan")) if solved is None else solved[1:]
+        if solved is None or inliers < self.config.min_inliers or error > self.config.max_reprojection_px:
+            return self._lost(index, grey, exclude, tracked, inliers=inliers, error=error)
+        T_camera_keyframe = solved[0]
         self._T_camera_keyframe = T_camera_keyframe
         self.pose = keyframe.T_world_camera @ invert_se3(T_camera_keyframe)
         overlap = inliers / max(len(keyframe.points_2d), 1)
         decision = self.selector.consider(self.pose, overlap=overlap, image=grey)
-        made = decision.is_keyframe and self._make_keyframe(index, grey, prior, exclude)
-        if decision.is_keyframe and not made:  # no usable features: keep tracking the old keyframe
-            self.selector.reset(keyframe.T_world_camera)
+        if decision.is_keyframe:
+            return PendingFrame(
+                index,
+                grey,
+                exclude,
+                "keyframe",
+                tracked,
+                inliers,
+                error,
+                overlap,
+                keyframe.frame_index,
+                decision.reason,
+            )
+        return self._result(
+            index, False, tracked, inliers, error, overlap, keyframe.frame_index, False, decision.reason
+        )
+
+    def finish(self, pending: PendingFrame, prior: DepthPrior | None) -> TrackingResult:
+        """The second half of :meth:`track`: make the pending frame a keyframe with its ``prior`` (None: the prior
+        never came, so the frame cannot become one and tracking goes on against the current keyframe)."""
+        if prior is not None and prior.depth.shape != pending.grey.shape:
+            raise FrontendError(f"depth prior is {prior.depth.shape}, expected the image's {pending.grey.shape}")
+        made = prior is not None and self._make_keyframe(pending.index, pending.grey, prior, pending.exclude)
+        if pending.kind == "first":
+            if made:
+                self.selector.reset(self.pose)
+                self.selector.consider(self.pose, image=pending.grey)  # enters the sharpness history
+            count = len(self.keyframe.points_2d) if made and self.keyframe is not None else 0
+            error = 0.0 if made else float("nan")
+            return self._result(
+                pending.index,
+                not made,
+                count,
+                count,
+                error,
+                float(made),
+                pending.index if made else -1,
+                made,
+                "first" if made else "",
+            )
+        if not made and self.keyframe is not None:
+            self.selector.reset(self.keyframe.T_world_camera)
+        elif made and pending.kind == "lost":
+            self.selector.reset(self.pose)
+        lost = pending.kind == "lost"
+        reason = "lost" if lost and made else pending.reason if not lost else ""
+        return self._result(
+            pending.index,
+            lost,
+            pending.tracked,
+            pending.inliers,
+            pending.error,
+            pending.overlap,
+            pending.keyframe_index,
+            made,
+            reason,
+        )
+
+    def _result(
+        self,
+        index: int,
+        lost: bool,
+        tracked: int,
+        inliers: int,
+        error: float,
+        overlap: float,
+        keyframe_index: int,
+        is_keyframe: bool,
+        reason: str,
+    ) -> TrackingResult:
         return TrackingResult(
             frame_index=index,
             T_world_camera=self.pose.copy(),
-            tracking_lost=False,
+            tracking_lost=lost,
             tracked=tracked,
             inliers=inliers,
             reprojection_error_px=error,
             overlap=overlap,
-            keyframe_index=keyframe.frame_index,
-            is_keyframe=made,
-            keyframe_reason=decision.reason,
-        )
-
-    def _start(
-        self, index: int, grey: NDArray[np.uint8], prior: DepthPrior, exclude: NDArray[np.bool_] | None
-    ) -> TrackingResult:
-        """The first frame (or the first with enough depth) becomes the keyframe at the current pose."""
-        made = self._make_keyframe(index, grey, prior, exclude)
-        if made:
-            self.selector.reset(self.pose)
-            self.selector.consider(self.pose, image=grey)  # enters the sharpness history
-        count = len(self.keyframe.points_2d) if made and self.keyframe is not None else 0
-        return TrackingResult(
-            frame_index=index,
-            T_world_camera=self.pose.copy(),
-            tracking_lost=not made,
-            tracked=count,
-            inliers=count,
-            reprojection_error_px=0.0 if made else float("nan"),
-            overlap=1.0 if made else 0.0,
-            keyframe_index=index if made else -1,
-            is_keyframe=made,
-            keyframe_reason="first" if made else "",
+            keyframe_index=keyframe_index,
+            is_keyframe=is_keyframe,
+            keyframe_reason=reason,
         )
 
     def _lost(
         self,
         index: int,
         grey: NDArray[np.uint8],
-        prior: DepthPrior,
         exclude: NDArray[np.bool_] | None,
         tracked: int,
         *,
         inliers: int,
         error: float,
-    ) -> TrackingResult:
+    ) -> TrackingResult | PendingFrame:
         """Keep the last pose; restart from this frame as a keyframe at that pose unless it is blurred."""
         keyframe_index = self.keyframe.frame_index if self.keyframe is not None else -1
         decision = self.selector.consider(self.pose, overlap=0.0, image=grey)
-        blurred = decision.reason == "blurred"
-        restarted = not blurred and self._make_keyframe(index, grey, prior, exclude)
-        if restarted:
-            self.selector.reset(self.pose)
-        elif self.keyframe is not None:
+        if decision.reason != "blurred":
+            return PendingFrame(index, grey, exclude, "lost", tracked, inliers, error, 0.0, keyframe_index, "lost")
+        if self.keyframe is not None:
             self.selector.reset(self.keyframe.T_world_camera)
-        return TrackingResult(
-            frame_index=index,
-            T_world_camera=self.pose.copy(),
-            tracking_lost=True,
-            tracked=tracked,
-            inliers=inliers,
-            reprojection_error_px=error,
-            overlap=0.0,
-            keyframe_index=keyframe_index,
-            is_keyframe=restarted,
-            keyframe_reason="lost" if restarted else ("blurred" if blurred else ""),
-        )
+        return self._result(index, True, tracked, inliers, error, 0.0, keyframe_index, False, "blurred")
 
     def _make_keyframe(
         self,

@@ -83,3 +83,24 @@ def matrix_to_quaternion(R: ArrayLike) -> Float:
         q = np.array([(M[0, 2] + M[2, 0]) / s, (M[1, 2] + M[2, 1]) / s, s / 4, (M[1, 0] - M[0, 1]) / s])
     q /= np.linalg.norm(q)
     return q if q[3] >= 0 else -q
+
+
+def slerp_quaternion(q0: ArrayLike, q1: ArrayLike, fraction: float) -> Float:
+    """Unit quaternion (x, y, z, w) ``fraction`` of the way from ``q0`` to ``q1`` along the shorter arc."""
+    a = np.asarray(q0, dtype=np.float64) / np.linalg.norm(q0)
+    b = np.asarray(q1, dtype=np.float64) / np.linalg.norm(q1)
+    dot = float(np.dot(a, b))
+    if dot < 0.0:
+        b, dot = -b, -dot
+    if dot > 0.9995:  # nearly parallel: normalised linear interpolation is exact to float precision
+        q = a + fraction * (b - a)
+        return q / np.linalg.norm(q)
+    angle = np.arccos(min(dot, 1.0))
+    return (np.sin((1.0 - fraction) * angle) * a + np.sin(fraction * angle) * b) / np.sin(angle)
+
+
+def interpolate_se3(T0: ArrayLike, T1: ArrayLike, fraction: float) -> Float:
+    """(4, 4) transform ``fraction`` (0: ``T0``, 1: ``T1``) between two rigid transforms: slerp and lerp."""
+    A, B = np.asarray(T0, dtype=np.float64), np.asarray(T1, dtype=np.float64)
+    q = slerp_quaternion(matrix_to_quaternion(A[:3, :3]), matrix_to_quaternion(B[:3, :3]), fraction)
+    return make_se3(quaternion_to_matrix(q), (1.0 - fraction) * A[:3, 3] + fraction * B[:3, 3])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -131,17 +131,24 @@ def bag_topics(path: Path | str) -> dict[str, TopicSummary]:
     return summary
 
 
-def _read_truncated(bag: Path, mcap: Path, wanted: set[str] | None) -> Iterator[BagMessage]:
-    for message in read_truncated_mcap(mcap):
-        if wanted is not None and message.topic not in wanted:
-            continue
-        try:
-            msg = TYPESTORE.deserialize_cdr(message.data, message.msgtype)
-        except Exception as error:
-            raise BagError(
-                f"{bag}: cannot deserialise a {message.msgtype} message on topic {message.topic}: {error}"
-            ) from error
-        yield BagMessage(message.topic, message.msgtype, message.log_time_ns, msg)
+@dataclass(frozen=True)
+class RawBagMessage:
+    """One message as stored: its topic, type, receive time (bag timestamp, ns) and CDR bytes."""
+
+    topic: str
+    msgtype: str
+    log_time_ns: int
+    data: bytes
+
+
+def read_raw_messages(path: Path | str, topics: Iterable[str] | None = None) -> Iterator[RawBagMessage]:
+    """Serialised messages of ``topics`` (all when None) in log-time order, not deserialised.
+
+    For a player that hands the CDR to another middleware (rclpy's ``deserialize_message``). Errors as
+    in :func:`read_messages`: :class:`BagError` naming the bag, after every earlier message was yielded.
+    """
+    for raw, _ in _stored_messages(Path(path), None if topics is None else set(topics)):
+        yield raw
 
 
 def read_messages(path: Path | str, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
@@ -153,28 +160,36 @@ def read_messages(path: Path | str, topics: Iterable[str] | None = None) -> Iter
     footer) yields its complete messages (see :mod:`stereo_nerf_core.io.mcap_recovery`).
     """
     bag = Path(path)
-    wanted = None if topics is None else set(topics)
+    for raw, deserialize in _stored_messages(bag, None if topics is None else set(topics)):
+        try:
+            msg = deserialize(raw.data, raw.msgtype)
+        except Exception as error:
+            raise BagError(
+                f"{bag}: cannot deserialise a {raw.msgtype} message on topic {raw.topic}: {error}"
+            ) from error
+        yield BagMessage(raw.topic, raw.msgtype, raw.log_time_ns, msg)
+
+
+def _stored_messages(bag: Path, wanted: set[str] | None) -> Iterator[tuple[RawBagMessage, Callable[[bytes, str], Any]]]:
+    """Raw messages with the deserialiser of their bag (the bag's own type definitions where it has them)."""
     truncated = truncated_mcap_file(bag)
     if truncated is not None:
-        yield from _read_truncated(bag, truncated, wanted)
+        for message in read_truncated_mcap(truncated):
+            if wanted is None or message.topic in wanted:
+                raw = RawBagMessage(message.topic, message.msgtype, message.log_time_ns, message.data)
+                yield raw, TYPESTORE.deserialize_cdr
         return
     with _BagOpener(bag) as reader:
         connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
         iterator = reader.messages(connections=connections)
         while True:
             try:
-                connection, timestamp, raw = next(iterator)
+                connection, timestamp, data = next(iterator)
             except StopIteration:
                 return
             except Exception as error:  # storage backends raise many kinds on truncation
                 raise BagError(f"{bag}: bag is truncated or corrupt while reading messages: {error}") from error
-            try:
-                msg = reader.deserialize(raw, connection.msgtype)
-            except Exception as error:
-                raise BagError(
-                    f"{bag}: cannot deserialise a {connection.msgtype} message on topic {connection.topic}: {error}"
-                ) from error
-            yield BagMessage(connection.topic, connection.msgtype, int(timestamp), msg)
+            yield RawBagMessage(connection.topic, connection.msgtype, int(timestamp), data), reader.deserialize
 
 
 class _BagOpener:

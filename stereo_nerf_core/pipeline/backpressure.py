@@ -25,7 +25,7 @@ class DropOldestQueue(Generic[T]):
         self.name = name
         self.capacity = capacity
         self._items: deque[T] = deque()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self.received = 0
         """Items put so far."""
         self.dropped = 0
@@ -36,14 +36,17 @@ class DropOldestQueue(Generic[T]):
         with self._lock:
             self.received += 1
             self._items.append(item)
+            self._lock.notify()
             if len(self._items) > self.capacity:
                 self.dropped += 1
                 return self._items.popleft()
             return None
 
-    def take(self) -> T | None:
-        """The oldest waiting item, or None when empty."""
+    def take(self, timeout_s: float = 0.0) -> T | None:
+        """The oldest waiting item; waits up to ``timeout_s`` for one (woken by :meth:`put`), else None."""
         with self._lock:
+            if not self._items and timeout_s > 0:
+                self._lock.wait_for(lambda: bool(self._items), timeout_s)
             return self._items.popleft() if self._items else None
 
     def __len__(self) -> int:
@@ -73,3 +76,9 @@ class RateGate:
             return False
         self.last_ns = stamp_ns
         return True
+
+    def wait_ns(self, now_ns: int) -> int | None:
+        """Nanoseconds from ``now_ns`` until the output is due again (0: due now); None when it is off."""
+        if self.period_ns == 0:
+            return None
+        return 0 if self.last_ns is None else max(0, self.last_ns + self.period_ns - now_ns)

@@ -1,8 +1,11 @@
 """Turns a bag's message stream into synchronised stereo frames with their side data.
 
 Images are paired with :class:`ApproximateTimeSync`; each camera uses its latest camera_info;
-instrument masks, ground-truth depth and poses are attached by stamp. A pair is released once the
-stream has moved ``settle_ns`` past its stamp (side data may be logged just after the images).
+instrument masks, ground-truth depth and poses are attached by stamp. The robot's pose comes from
+the tf tree (/tf and /tf_static, the chain from ``tracking.world_frame`` to the camera interpolated
+at the stamp, as the live tracker looks it up: :class:`~stereo_nerf_core.pipeline.robot_poses.RobotPoses`).
+A pair is released once the stream has moved ``settle_s`` (at least ``tracking.tf_timeout_s``, the
+live tracker's wait) past its stamp: side data may be logged just after the images.
 Unusable messages are counted and described, never fatal: a running replay keeps going.
 """
 
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from stereo_nerf_core.config import SyncConfig
+from stereo_nerf_core.config import SyncConfig, TrackingConfig
 from stereo_nerf_core.frontend.sync import ApproximateTimeSync, Side, StampedPair
 from stereo_nerf_core.geometry.camera import RectifiedView
 from stereo_nerf_core.io import topics
@@ -28,8 +31,8 @@ from stereo_nerf_core.io.messages import (
     image_to_rgb,
     pose_to_matrix,
     stamp_ns,
-    transform_to_matrix,
 )
+from stereo_nerf_core.pipeline.robot_poses import RobotPoses
 
 STAMP_TOLERANCE_NS = 1_000_000
 """Side data (mask, depth, pose) is matched to a left image within 1 ms."""
@@ -57,7 +60,7 @@ class StereoFrame:
     ground_truth_depth: NDArray[np.float32] | None
     """(H, W) metres on the left raw grid (Z of the raw frame), NaN where none."""
     T_world_left: NDArray[np.float64] | None
-    """(4, 4) pose of the left raw optical frame from /tf (a robot's kinematics, for example)."""
+    """(4, 4) pose of the left raw optical frame from the tf tree (a robot's kinematics, for example)."""
     T_world_left_truth: NDArray[np.float64] | None
     """(4, 4) ground-truth pose of the left raw optical frame (/ground_truth/pose; evaluation only)."""
 
@@ -99,11 +102,14 @@ class _Stamped:
 class FrameAssembler:
     """Consumes bag messages in log order and yields :class:`StereoFrame` objects."""
 
-    def __init__(self, sync: SyncConfig, *, settle_s: float = 0.1) -> None:
+    def __init__(self, sync: SyncConfig, *, tracking: TrackingConfig | None = None, settle_s: float = 0.1) -> None:
         self.sync: ApproximateTimeSync[CameraImage] = ApproximateTimeSync(sync)
-        self.settle_ns = int(settle_s * 1e9)
+        tracking = tracking or TrackingConfig()
+        self.settle_ns = int(max(settle_s, tracking.tf_timeout_s) * 1e9)
         self.views: dict[str, RectifiedView] = {}
-        self.masks, self.depths, self.poses, self.truth_poses = _Stamped(), _Stamped(), _Stamped(), _Stamped()
+        self.masks, self.depths, self.truth_poses = _Stamped(), _Stamped(), _Stamped()
+        self.robot = RobotPoses(tracking)
+        self.left_frame_id = topics.LEFT_OPTICAL_FRAME
         self.pending: deque[StampedPair[CameraImage]] = deque()
         self.report = StreamReport()
         self.frames = 0
@@ -134,11 +140,11 @@ class FrameAssembler:
                 right=pair.right,
                 instrument_mask=self.masks.find(pair.stamp_ns),
                 ground_truth_depth=self.depths.find(pair.stamp_ns),
-                T_world_left=self.poses.find(pair.stamp_ns),
+                T_world_left=self.robot.pose(pair.stamp_ns, self.robot.camera_frame(self.left_frame_id)),
                 T_world_left_truth=self.truth_poses.find(pair.stamp_ns),
             )
             self.frames += 1
-            for store in (self.masks, self.depths, self.poses, self.truth_poses):
+            for store in (self.masks, self.depths, self.truth_poses):
                 store.prune(pair.stamp_ns - STAMP_TOLERANCE_NS)
             yield frame
 
@@ -158,15 +164,14 @@ class FrameAssembler:
         elif topic == topics.GROUND_TRUTH_POSE:
             if msg.header.frame_id == topics.WORLD_FRAME:
                 self.truth_poses.add(stamp_ns(msg.header), pose_to_matrix(msg.pose))
-        elif topic == topics.TF:
-            for transform in msg.transforms:
-                parent, child = transform.header.frame_id, transform.child_frame_id
-                if parent == topics.WORLD_FRAME and child == topics.LEFT_OPTICAL_FRAME:
-                    self.poses.add(stamp_ns(transform.header), transform_to_matrix(transform.transform))
+        elif topic in (topics.TF, topics.TF_STATIC):
+            self.robot.accept_tf(msg, static=topic == topics.TF_STATIC)
 
     def _accept_image(self, topic: str, msg: Any) -> None:
         info_topic = topics.LEFT_CAMERA_INFO if topic == topics.LEFT_IMAGE else topics.RIGHT_CAMERA_INFO
         stamp = stamp_ns(msg.header)
+        if topic == topics.LEFT_IMAGE:
+            self.left_frame_id = str(msg.header.frame_id) or topics.LEFT_OPTICAL_FRAME
         view = self.views.get(info_topic)
         if view is None:
             self.report.skip(f"no camera_info yet on {info_topic}", f"{topic} @ {stamp}: no {info_topic} received yet")

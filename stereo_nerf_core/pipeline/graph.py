@@ -40,12 +40,16 @@ from stereo_nerf_core.pipeline.tracker_stage import TrackerStage
 from stereo_nerf_core.pipeline.trainer_stage import TrainerStage
 
 BAG_TOPICS = (
-    *names.RAW_INPUTS,
-    *names.raw_inputs(compressed=True)[:2],
+    *(names.resolve("", topic) for topic in (*names.RAW_INPUTS, *names.raw_inputs(compressed=True)[:2])),
     topics.TF,
+    topics.TF_STATIC,
     topics.GROUND_TRUTH_POSE,
 )
 """What a replay reads from a bag: the driver's topics (images raw or compressed) and the robot's poses."""
+
+
+TRACKER_PRIORS = "tracker priors"
+"""The tracker's second synchroniser (depth prior messages), next to its image one."""
 
 
 @dataclass(frozen=True)
@@ -94,16 +98,18 @@ class StageGraph:
         self.matcher = MatcherStage(config, classes)
         self.depth_prior = DepthPriorNodeStage(config, classes)
         self.tracker = TrackerStage(config, classes)
+        self.tracker.pose_timeout_s = 0.0  # one thread feeds everything: a late transform cannot arrive meanwhile
         self.trainer = TrainerStage(config, classes, device=device)
         self.trainer.configure()
         slop, size = round(config.sync.slop_s * 1e9), config.sync.queue_size
-        self.raw_inputs = names.raw_inputs(compressed=config.nodes.compressed_input)
+        self.raw_inputs = _absolute(names.raw_inputs(compressed=config.nodes.compressed_input))
         self.syncs: dict[str, StampSync] = {
             names.STEREO_FRONTEND: StampSync(self.raw_inputs, slop_ns=slop, queue_size=size),
-            names.DEPTH_PRIOR: StampSync(self.raw_inputs, slop_ns=slop, queue_size=size),
-            names.MATCHER: StampSync(names.MATCHER_INPUTS, slop_ns=0, queue_size=size),
-            names.TRAINER: StampSync(names.TRAINER_FRAME_INPUTS, slop_ns=0, queue_size=size),
-            names.TRACKER: StampSync(names.TRACKER_INPUTS, slop_ns=0, queue_size=size),
+            names.DEPTH_PRIOR: StampSync(_absolute(names.DEPTH_PRIOR_INPUTS), slop_ns=0, queue_size=size),
+            names.MATCHER: StampSync(_absolute(names.MATCHER_INPUTS), slop_ns=0, queue_size=size),
+            names.TRAINER: StampSync(_absolute(names.TRAINER_FRAME_INPUTS), slop_ns=0, queue_size=size),
+            TRACKER_PRIORS: StampSync(_absolute(names.TRACKER_PRIOR_INPUTS), slop_ns=0, queue_size=size),
+            names.TRACKER: StampSync(_absolute(names.TRACKER_INPUTS), slop_ns=0, queue_size=size),
         }
         """Synchronised inputs per node; the trainer's frames come before the tracker's poses of them."""
         self.queues: dict[str, DropOldestQueue[tuple[Any, ...]]] = {
@@ -111,10 +117,11 @@ class StageGraph:
         }
         self.workers: dict[str, Callable[[tuple[Any, ...]], dict[str, Any]]] = {
             names.STEREO_FRONTEND: lambda s: self.frontend.process(StereoMessages(*s), self.raw_inputs),
-            names.DEPTH_PRIOR: lambda s: self.depth_prior.process(StereoMessages(*s), self.raw_inputs),
+            names.DEPTH_PRIOR: lambda s: self.depth_prior.process(*s),
             names.MATCHER: lambda s: self.matcher.process(*s),
             names.TRAINER: self._trainer_frame,
-            names.TRACKER: lambda s: self.tracker.process(*s),
+            TRACKER_PRIORS: self._tracker_prior,
+            names.TRACKER: self._track,
         }
         self.run = GraphRun()
 
@@ -138,11 +145,11 @@ class StageGraph:
 
     def _side_inputs(self, topic: str, msg: Any) -> None:
         source = self.config.tracking.pose_source
-        if topic == topics.LEFT_CAMERA_INFO:
+        if topic == names.resolve("", names.RAW_LEFT_INFO):
             self.tracker.accept_raw_camera_info(msg, topic)
-        elif topic == topics.TF and source == "tf":
-            self.tracker.accept_tf(msg)
-        elif topic == topics.GROUND_TRUTH_POSE and source == "ground_truth":
+        elif topic in (topics.TF, topics.TF_STATIC) and source == "tf":
+            self.tracker.accept_tf(msg, static=topic == topics.TF_STATIC)
+        elif topic == names.resolve("", names.GROUND_TRUTH_POSE) and source == "ground_truth":
             self.tracker.accept_pose(msg)
         elif topic == names.resolve(names.TRACKER, names.KEYFRAME_POSE):
             if self.trainer.accept_keyframe_pose(msg) and self.train_steps_per_keyframe > 0:
@@ -150,7 +157,8 @@ class StageGraph:
                 self.trainer.trainer.train(max_steps=self.train_steps_per_keyframe)
         elif topic == names.resolve(names.TRACKER, names.POSE):
             self.trainer.accept_pose(msg)
-            self._publish(names.TRAINER, self.trainer.outputs_due(stamp_ns(msg.header)))
+            for outputs in self.trainer.outputs_due(stamp_ns(msg.header)):
+                self._publish(names.TRAINER, outputs)
 
     def _drain(self, node: str) -> None:
         queue = self.queues[node]
@@ -168,6 +176,16 @@ class StageGraph:
         for topic, msg in resolved:
             self._deliver(topic, msg)
 
+    def _tracker_prior(self, inputs: tuple[Any, ...]) -> dict[str, Any]:
+        self.tracker.accept_prior(*inputs)
+        return {}
+
+    def _track(self, inputs: tuple[Any, ...]) -> dict[str, Any]:
+        outputs = self.tracker.track(*inputs)
+        if outputs is None:  # a keyframe: its prior came before (depth_prior's queue is worked off first)
+            outputs = self.tracker.finish(self.tracker.wait_prior(stamp_ns(inputs[0].header), 0.0))
+        return outputs
+
     def _trainer_frame(self, inputs: tuple[Any, ...]) -> dict[str, Any]:
         self.trainer.accept_frame(*inputs)
         return {}
@@ -182,6 +200,11 @@ class StageGraph:
                 break
             self.feed(message.topic, message.msg)
         return self.run
+
+
+def _absolute(relative: tuple[str, ...]) -> tuple[str, ...]:
+    """Input names as the launch file's empty namespace resolves them (``a/b`` -> ``/a/b``)."""
+    return tuple(names.resolve("", topic) for topic in relative)
 
 
 def replay_bag(

@@ -90,11 +90,6 @@ def rectified_views(calibration: StereoCalibration) -> tuple[RectifiedView, Rect
     )
 
 
-def rectified_left_view(calibration: StereoCalibration) -> RectifiedView:
-    """The camera model of the rectified left image (see :func:`rectified_views`)."""
-    return rectified_views(calibration)[0]
-
-
 def calibration_from_rectified(left_info: Any, right_info: Any, *, topics_: tuple[str, str]) -> StereoCalibration:
     """The rectified pair two rectified camera_infos describe (K = P[:3, :3], R = I)."""
     views = [camera_info_to_view(msg, topic=topic) for msg, topic in zip((left_info, right_info), topics_, strict=True)]
@@ -102,6 +97,25 @@ def calibration_from_rectified(left_info: Any, right_info: Any, *, topics_: tupl
         return StereoCalibration(*views)
     except GeometryError as error:
         raise FrontendError(f"{topics_[0]} and {topics_[1]} do not form a rectified stereo pair: {error}") from error
+
+
+class RectifiedCalibrations:
+    """:func:`calibration_from_rectified`, built once per distinct pair of projection matrices and sizes."""
+
+    def __init__(self) -> None:
+        self._key: bytes | None = None
+        self._calibration: StereoCalibration | None = None
+
+    def get(self, left_info: Any, right_info: Any, *, topics_: tuple[str, str]) -> StereoCalibration:
+        """The rectified pair of two rectified camera_infos; FrontendError / MessageError name the topic."""
+        key = np.array(
+            [*left_info.p, *right_info.p, left_info.width, left_info.height, right_info.width, right_info.height],
+            dtype=np.float64,
+        ).tobytes()
+        if key != self._key or self._calibration is None:
+            self._calibration = calibration_from_rectified(left_info, right_info, topics_=topics_)
+            self._key = key
+        return self._calibration
 
 
 def rectification_tf(
@@ -174,7 +188,9 @@ class StereoFrontendStage:
                 classes, right_view, stamp_ns=stamp, frame_id=names.RIGHT_RECT_OPTICAL_FRAME
             ),
         }
-        if self.static.due(calibration, converted.raw_frame_id, converted.right_raw_frame_id):
+        if classes.TFMessage is not None and self.static.due(
+            calibration, converted.raw_frame_id, converted.right_raw_frame_id
+        ):
             outputs[topics.TF_STATIC] = rectification_tf(
                 calibration, classes, stamp, converted.raw_frame_id, converted.right_raw_frame_id
             )
@@ -200,7 +216,6 @@ def depth_outputs(
     frame_id: str = names.LEFT_RECT_OPTICAL_FRAME,
 ) -> dict[str, Any]:
     """depth_prior's messages of one processed pair, keyed by node-relative topic (see node_topics)."""
-    left_view, right_view = rectified_views(result.calibration)
 
     def image(pixels: NDArray[Any], encoding: str) -> Any:
         return array_to_image(classes, pixels, encoding=encoding, stamp_ns=stamp_ns, frame_id=frame_id)
@@ -209,16 +224,33 @@ def depth_outputs(
         names.DEPTH: image(depth_image_array(result.prior.depth), "32FC1"),
         names.CONFIDENCE: image(np.asarray(result.prior.confidence, dtype=np.float32), "32FC1"),
         names.MASK: image(tissue_mask_image(result.left), "mono8"),
-        names.LEFT_RECT_IMAGE: image(np.ascontiguousarray(result.left, dtype=np.uint8), "rgb8"),
-        names.LEFT_RECT_INFO: view_to_camera_info(classes, left_view, stamp_ns=stamp_ns, frame_id=frame_id),
-        names.RIGHT_RECT_INFO: view_to_camera_info(
-            classes, right_view, stamp_ns=stamp_ns, frame_id=names.RIGHT_RECT_OPTICAL_FRAME
+        names.DEPTH_INFO: view_to_camera_info(
+            classes, rectified_views(result.calibration)[0], stamp_ns=stamp_ns, frame_id=frame_id
         ),
     }
 
 
+def rectified_pair(
+    left_image: Any, right_image: Any, calibration: StereoCalibration, topic_names: tuple[str, ...]
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    """RGB arrays of a rectified pair, checked against its calibration; errors name the topic."""
+    left = image_to_rgb(left_image, topic=topic_names[0])
+    right = image_to_rgb(right_image, topic=topic_names[1])
+    for rgb, topic in ((left, topic_names[0]), (right, topic_names[1])):
+        if rgb.shape[1::-1] != calibration.size:
+            raise FrontendError(
+                f"{topic}: image is {rgb.shape[1]}x{rgb.shape[0]} but {topic_names[2]} says "
+                f"{calibration.size[0]}x{calibration.size[1]}"
+            )
+    return left, right
+
+
 class DepthPriorNodeStage:
-    """depth_prior: raw pair + camera_info -> depth, confidence, mask, rectified left image and camera_infos."""
+    """depth_prior: stereo_frontend's rectified pair -> depth, confidence, mask and the depth's camera_info.
+
+    The pair arrives rectified (the graph rectifies once, in stereo_frontend); the prior is the same as the
+    replay's, which rectifies and estimates in one :class:`StereoDepthStage`.
+    """
 
     name = names.DEPTH_PRIOR
 
@@ -226,31 +258,35 @@ class DepthPriorNodeStage:
         self.config = config
         self.classes = classes
         self.stage = StereoDepthStage(config.depth_prior)
-        self.static = _StaticTransforms()
+        self.calibrations = RectifiedCalibrations()
 
     def run(
-        self, messages: StereoMessages, topic_names: tuple[str, str, str, str] = names.RAW_INPUTS
-    ) -> tuple[StereoInput, RectifiedDepth]:
-        """Convert a set and compute its prior; raises MessageError or FrontendError naming the problem."""
-        converted = convert_stereo_messages(messages, topic_names)
-        result = self.stage.process(
-            converted.stamp_ns, converted.left_rgb, converted.right_rgb, converted.left_view, converted.right_view
-        )
-        return converted, result
+        self,
+        left_image: Any,
+        right_image: Any,
+        left_info: Any,
+        right_info: Any,
+        *,
+        topic_names: tuple[str, ...] = names.DEPTH_PRIOR_INPUTS,
+    ) -> RectifiedDepth:
+        """The prior of one rectified set; raises MessageError or FrontendError naming the topic or problem."""
+        calibration = self.calibrations.get(left_info, right_info, topics_=(topic_names[2], topic_names[3]))
+        left, right = rectified_pair(left_image, right_image, calibration, topic_names)
+        prior = self.stage.estimate_prior(left, right, calibration)
+        return RectifiedDepth(stamp_ns(left_image.header), calibration, left, right, prior)
 
-    def process(self, messages: StereoMessages, topic_names: tuple[str, str, str, str] = names.RAW_INPUTS) -> dict:
-        """Outputs of one set (plus /tf_static when the calibration or the raw frames changed)."""
-        converted, result = self.run(messages, topic_names)
-        outputs = depth_outputs(result, self.classes, converted.stamp_ns)
-        if self.static.due(result.calibration, converted.raw_frame_id, converted.right_raw_frame_id):
-            outputs[topics.TF_STATIC] = rectification_tf(
-                result.calibration,
-                self.classes,
-                converted.stamp_ns,
-                converted.raw_frame_id,
-                converted.right_raw_frame_id,
-            )
-        return outputs
+    def process(
+        self,
+        left_image: Any,
+        right_image: Any,
+        left_info: Any,
+        right_info: Any,
+        *,
+        topic_names: tuple[str, ...] = names.DEPTH_PRIOR_INPUTS,
+    ) -> dict[str, Any]:
+        """Outputs of one rectified set (see :func:`depth_outputs`)."""
+        result = self.run(left_image, right_image, left_info, right_info, topic_names=topic_names)
+        return depth_outputs(result, self.classes, result.stamp_ns)
 
 
 class MatcherStage:
@@ -262,7 +298,7 @@ class MatcherStage:
         self.config = config
         self.classes = classes
         self.matcher = make_matcher(config.matching)
-        self._calibration: tuple[bytes, StereoCalibration] | None = None
+        self.calibrations = RectifiedCalibrations()
         self.last_matches = 0
         """Matches that survived the stereo filters in the last set."""
 
@@ -278,13 +314,8 @@ class MatcherStage:
         """``~/matches``: the stereo matches (float32 fields ``u_left``, ``v_left``, ``u_right``, ``v_right`` in
         rectified pixels and ``confidence``); ``~/points``: them triangulated (x, y, z in metres, rgb), both in
         the rectified left frame."""
-        key = np.concatenate([np.asarray(m.p, np.float64) for m in (left_info, right_info)]).tobytes()
-        if self._calibration is None or self._calibration[0] != key:
-            calibration = calibration_from_rectified(left_info, right_info, topics_=(topic_names[2], topic_names[3]))
-            self._calibration = (key, calibration)
-        calibration = self._calibration[1]
-        left = image_to_rgb(left_image, topic=topic_names[0])
-        right = image_to_rgb(right_image, topic=topic_names[1])
+        calibration = self.calibrations.get(left_info, right_info, topics_=(topic_names[2], topic_names[3]))
+        left, right = rectified_pair(left_image, right_image, calibration, topic_names)
         matches = match_stereo(left, right, calibration, config=self.config.matching, matcher=self.matcher)
         points = triangulate_stereo(matches, calibration, left)
         self.last_matches = len(matches)

@@ -2,7 +2,9 @@
 
 String constants only (no heavy imports), shared by the ROS-free stages, :class:`StageGraph`, the
 rclpy nodes and the launch file, so the offline graph is wired exactly like the launch file. Output
-topics are node-relative (``~/...``); with the launch file's empty namespace ``~`` is ``/<node>``.
+topics are node-relative (``~/...``: ``/<namespace>/<node>/...``); inputs are relative names
+(``depth_prior/depth``, ``stereo/left/image_raw``), resolved in the node's namespace, so the whole graph
+moves under any namespace and remaps just work; only ``/tf`` and ``/tf_static`` are absolute.
 Frames follow REP 103/105: ``world`` (fixed), the raw optical frames of the driver, and the
 rectified optical frames this pipeline publishes under them on ``/tf_static``.
 """
@@ -24,9 +26,20 @@ LEFT_RECT_OPTICAL_FRAME = "stereo_left_rect_optical_frame"
 RIGHT_RECT_OPTICAL_FRAME = "stereo_right_rect_optical_frame"
 """Rectified right camera; child of the raw right optical frame."""
 
-RAW_INPUTS = (topics.LEFT_IMAGE, topics.RIGHT_IMAGE, topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO)
-"""The driver's topics (remapped in the launch file); images are Image or, with
+
+def relative(topic: str) -> str:
+    """A bag's absolute topic as the relative name a node subscribes to (``/stereo/x`` -> ``stereo/x``)."""
+    return topic.lstrip("/")
+
+
+RAW_INPUTS = tuple(
+    relative(t) for t in (topics.LEFT_IMAGE, topics.RIGHT_IMAGE, topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO)
+)
+"""The driver's topics, relative (remapped in the launch file); images are Image or, with
 ``nodes.compressed_input``, CompressedImage on ``<image topic>/compressed``."""
+RAW_LEFT_INFO = RAW_INPUTS[2]
+GROUND_TRUTH_POSE = relative(topics.GROUND_TRUTH_POSE)
+"""An external pose of the left raw optical frame (tracking.pose_source ground_truth)."""
 
 COMPRESSED_SUFFIX = "/compressed"
 
@@ -55,7 +68,8 @@ MATCHER_OUTPUTS = (MATCHES, POINTS)
 DEPTH = "~/depth"
 CONFIDENCE = "~/confidence"
 MASK = "~/mask"
-DEPTH_PRIOR_OUTPUTS = (DEPTH, CONFIDENCE, MASK, LEFT_RECT_IMAGE, LEFT_RECT_INFO, RIGHT_RECT_INFO)
+DEPTH_INFO = "~/camera_info"
+DEPTH_PRIOR_OUTPUTS = (DEPTH, CONFIDENCE, MASK, DEPTH_INFO)
 
 # tracker
 POSE = "~/pose"
@@ -82,24 +96,38 @@ and ``nodes.mesh_path``; ``~/render`` publishes the latest frame's rendered view
 
 
 def resolve(node: str, topic: str, namespace: str = "") -> str:
-    """The absolute name of a node-relative (``~/x``) or absolute topic of ``node`` in ``namespace``."""
+    """The absolute name of a node-relative (``~/x``), relative (``a/b``) or absolute topic in ``namespace``."""
     prefix = f"/{namespace.strip('/')}" if namespace.strip("/") else ""
     if topic.startswith("~/"):
         return f"{prefix}/{node}/{topic[2:]}"
     return topic if topic.startswith("/") else f"{prefix}/{topic}"
 
 
-def _of(node: str, *names: str) -> tuple[str, ...]:
-    return tuple(resolve(node, name) for name in names)
+def _of(node: str, *outputs: str) -> tuple[str, ...]:
+    """Outputs (``~/x``) of ``node`` as the relative names other nodes subscribe to (``node/x``)."""
+    return tuple(f"{node}/{output[2:]}" for output in outputs)
 
 
-MATCHER_INPUTS = _of(STEREO_FRONTEND, LEFT_RECT_IMAGE, RIGHT_RECT_IMAGE, LEFT_RECT_INFO, RIGHT_RECT_INFO)
-"""What the matcher subscribes to (the launch file's default wiring)."""
-TRACKER_INPUTS = _of(DEPTH_PRIOR, DEPTH, CONFIDENCE, MASK, LEFT_RECT_IMAGE, LEFT_RECT_INFO, RIGHT_RECT_INFO)
-"""Synchronised (exact stamps) inputs of the tracker; it also keeps the latest raw left camera_info
-(``topics.LEFT_CAMERA_INFO``, for the raw <- rectified rotation) and, with ``tracking.pose_source``
-tf or ground_truth, reads ``/tf`` or ``/ground_truth/pose``."""
-TRAINER_FRAME_INPUTS = _of(DEPTH_PRIOR, DEPTH, CONFIDENCE, MASK, LEFT_RECT_IMAGE, LEFT_RECT_INFO, RIGHT_RECT_INFO)
+RECTIFIED_PAIR = _of(STEREO_FRONTEND, LEFT_RECT_IMAGE, RIGHT_RECT_IMAGE, LEFT_RECT_INFO, RIGHT_RECT_INFO)
+"""stereo_frontend's rectified pair: what the matcher and depth_prior subscribe to (exact stamps), so the
+raw pair is rectified once in the graph."""
+MATCHER_INPUTS = RECTIFIED_PAIR
+DEPTH_PRIOR_INPUTS = RECTIFIED_PAIR
+FRAME_INPUTS = (
+    *_of(DEPTH_PRIOR, DEPTH, CONFIDENCE, MASK),
+    *_of(STEREO_FRONTEND, LEFT_RECT_IMAGE, LEFT_RECT_INFO, RIGHT_RECT_INFO),
+)
+"""One frame (exact stamps): the prior's depth, confidence and mask with the rectified left image and the
+rectified left and right camera_info."""
+TRACKER_INPUTS = _of(STEREO_FRONTEND, LEFT_RECT_IMAGE, LEFT_RECT_INFO, RIGHT_RECT_INFO)
+"""What the tracker tracks (exact stamps): the rectified left image and the rectified camera_infos. It poses
+a frame as soon as its image arrives and waits for the slower :data:`TRACKER_PRIOR_INPUTS` only when the frame
+becomes a keyframe. It also keeps the latest raw left camera_info (:data:`RAW_LEFT_INFO`, for the raw <-
+rectified rotation) and, with ``tracking.pose_source`` tf or ground_truth, reads ``/tf`` and ``/tf_static``
+or :data:`GROUND_TRUTH_POSE`."""
+TRACKER_PRIOR_INPUTS = _of(DEPTH_PRIOR, DEPTH, CONFIDENCE)
+"""The depth prior of a frame (exact stamps): what a new keyframe's features take their depth from."""
+TRAINER_FRAME_INPUTS = FRAME_INPUTS
 """Synchronised (exact stamps) per-frame inputs of the trainer."""
 TRAINER_POSE_INPUTS = _of(TRACKER, POSE, KEYFRAME_POSE)
 """The trainer's pose inputs: the latest frame's pose (renders) and keyframe poses (training)."""

@@ -45,7 +45,13 @@ from stereo_nerf_core.pipeline.stages import StereoDepthStage
 from stereo_nerf_core.pipeline.timing import StageTimer, peak_memory
 
 REQUIRED_TOPICS = (topics.LEFT_IMAGE, topics.RIGHT_IMAGE, topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO)
-OPTIONAL_TOPICS = (topics.LEFT_INSTRUMENT_MASK, topics.GROUND_TRUTH_LEFT_DEPTH, topics.GROUND_TRUTH_POSE, topics.TF)
+OPTIONAL_TOPICS = (
+    topics.LEFT_INSTRUMENT_MASK,
+    topics.GROUND_TRUTH_LEFT_DEPTH,
+    topics.GROUND_TRUTH_POSE,
+    topics.TF,
+    topics.TF_STATIC,
+)
 
 
 @dataclass
@@ -152,7 +158,7 @@ def run_replay(
     counts = {topic: item.count for topic, item in bag_topics(state.bag).items()}
     state.out_dir.mkdir(parents=True, exist_ok=True)
     stage = StereoDepthStage(config.depth_prior)
-    assembler = FrameAssembler(config.sync)
+    assembler = FrameAssembler(config.sync, tracking=config.tracking)
     wanted = [topic for topic in (*REQUIRED_TOPICS, *OPTIONAL_TOPICS) if topic in available]
     state.total = min(counts[topics.LEFT_IMAGE], counts[topics.RIGHT_IMAGE])
     if max_frames is not None:
@@ -245,8 +251,15 @@ def _process(state: ReplayState, stage: StereoDepthStage, frame: StereoFrame) ->
         if frame.ground_truth_depth is not None:
             ground_truth = rectify_left_depth(calibration, frame.ground_truth_depth)
     evaluated = EvaluatedFrame(
-        frame.index, frame.stamp_ns, left, ground_truth, tissue, pose.T_world_camera, pose.T_world_camera_truth,
-        instrument=instrument, held_out=_held_out(state, frame),
+        frame.index,
+        frame.stamp_ns,
+        left,
+        ground_truth,
+        tissue,
+        pose.T_world_camera,
+        pose.T_world_camera_truth,
+        instrument=instrument,
+        held_out=_held_out(state, frame),
     )
     state.frames.append(evaluated)
     item = FrameInput(evaluated, calibration, right, prior)

@@ -1,11 +1,16 @@
 """ROS-free logic of the tracker node: camera poses, the path, /tf and keyframe selection.
 
-Input per frame (exact stamps, all from depth_prior): depth, confidence, mask, the rectified left
-image and the rectified left and right camera_info. The pose of the rectified left camera comes
-from ``tracking.pose_source``: "odometry" (stereo visual odometry on the prior), "tf" (the robot's
-``world -> <raw left optical frame>`` on /tf) or "ground_truth" (a PoseStamped topic, the bag's
-/ground_truth/pose); the latter two are the robot-provided poses, matched to the frame's stamp
-within 1 ms. Keyframes are chosen by the odometry or, for external poses, by the same selector.
+Input per frame (exact stamps): stereo_frontend's rectified left image and rectified camera_infos, and
+depth_prior's depth and confidence. The odometry poses a frame from its image alone (tracking the current
+keyframe's features, instruments and specular highlights masked out), so the pose goes out as soon as
+the image is in; only a frame that becomes a keyframe waits for its depth prior (see
+:meth:`StereoOdometry.track_image`). The pose of the rectified left camera comes
+from ``tracking.pose_source``: "odometry" (stereo visual odometry on the prior), "tf" (the robot's tf
+chain from ``tracking.world_frame`` to the camera, composed from /tf and /tf_static) or "ground_truth"
+(a PoseStamped topic, the bag's /ground_truth/pose); the latter two are the robot-provided poses,
+interpolated at the frame's stamp by :class:`~stereo_nerf_core.pipeline.robot_poses.RobotPoses`, which
+waits up to ``tracking.tf_timeout_s`` for one still to come. Keyframes are chosen by the odometry or,
+for external poses, by the same selector.
 
 Outputs (stamped with the frame's stamp): ``~/pose`` (PoseStamped of the rectified left camera in
 ``world``), ``~/path`` (nav_msgs/Path of those poses), ``~/keyframe_pose`` (keyframes only) and,
@@ -16,7 +21,8 @@ its rectification rotation come from the latest raw left camera_info.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+import threading
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -25,7 +31,9 @@ from numpy.typing import NDArray
 from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.frontend.depth_prior import DepthPrior
 from stereo_nerf_core.frontend.keyframes import KeyframeSelector
-from stereo_nerf_core.frontend.odometry import StereoOdometry
+from stereo_nerf_core.frontend.masks import background_mask, specular_mask
+from stereo_nerf_core.frontend.odometry import PendingFrame, StereoOdometry, TrackingResult
+from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.geometry.transforms import invert_se3, make_se3
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.messages import (
@@ -34,17 +42,17 @@ from stereo_nerf_core.io.messages import (
     image_to_array,
     image_to_rgb,
     matrix_to_pose_stamped,
-    pose_to_matrix,
     stamp_ns,
 )
-from stereo_nerf_core.io.ros_conversions.trajectory import StampedTransform, poses_to_path, tf_to_transforms
+from stereo_nerf_core.io.ros_conversions.trajectory import StampedTransform
 from stereo_nerf_core.io.ros_conversions.trajectory import transforms_to_tf as make_tf
 from stereo_nerf_core.pipeline import node_topics as names
-from stereo_nerf_core.pipeline.node_stages import calibration_from_rectified
+from stereo_nerf_core.pipeline.backpressure import RateGate
+from stereo_nerf_core.pipeline.errors import PipelineError
+from stereo_nerf_core.pipeline.node_stages import RectifiedCalibrations
+from stereo_nerf_core.pipeline.robot_poses import RobotPoses
 
 F64 = NDArray[np.float64]
-EXTERNAL_TOLERANCE_NS = 1_000_000
-EXTERNAL_KEPT = 200
 
 
 def prior_from_images(depth: NDArray[np.float32], confidence: NDArray[np.float32], fx_baseline: float) -> DepthPrior:
@@ -56,7 +64,8 @@ def prior_from_images(depth: NDArray[np.float32], confidence: NDArray[np.float32
 
 
 class TrackerStage:
-    """tracker (see the module docstring); not thread-safe: the node calls it from one worker."""
+    """tracker (see the module docstring): one worker calls :meth:`track` and :meth:`finish` in frame order;
+    priors may arrive on another thread (:meth:`accept_prior`)."""
 
     name = names.TRACKER
 
@@ -68,101 +77,120 @@ class TrackerStage:
         self.selector = KeyframeSelector(config.keyframes)
         self.raw_frame_id = topics.LEFT_OPTICAL_FRAME
         self.T_raw_rect: F64 = np.eye(4)
-        self.external: OrderedDict[int, F64] = OrderedDict()
-        """Robot poses of the raw left optical frame by stamp (tf or PoseStamped)."""
-        self.path: deque[tuple[int, F64]] = deque(maxlen=config.nodes.path_max_poses)
+        self.robot = RobotPoses(config.tracking)
+        """Robot poses of the raw left optical frame (tf chain or PoseStamped)."""
+        self.calibrations = RectifiedCalibrations()
+        self.pose_timeout_s = config.tracking.tf_timeout_s
+        """How long :meth:`process` waits for a robot pose still to come (0 where nothing can arrive meanwhile)."""
+        self.path: deque[Any] = deque(maxlen=config.nodes.path_max_poses)
+        """The PoseStamped of every tracked frame (newest ``nodes.path_max_poses``), built once each."""
+        self.path_gate = RateGate(config.nodes.path_rate_hz, name="nodes.path_rate_hz")
         self.tracked = 0
         self.lost = 0
+        self.lost_reason: str | None = None
+        """Why the last frame without a pose had none."""
         self.keyframes = 0
+        self.priors_missing = 0
+        """Would-be keyframes whose depth prior never came (depth_prior skipped them): tracked, not keyframes."""
+        self.waiting: tuple[int, PendingFrame, float] | None = None
+        """The frame waiting for its prior: stamp, odometry state, fx * baseline."""
+        self._priors: dict[int, tuple[Any, Any]] = {}
+        self._newest_prior = -1
+        self._priors_changed = threading.Condition()
 
     # -- side inputs ---------------------------------------------------------------------------
-    def accept_raw_camera_info(self, msg: Any, topic: str = topics.LEFT_CAMERA_INFO) -> None:
+    def accept_raw_camera_info(self, msg: Any, topic: str = names.RAW_LEFT_INFO) -> None:
         """The raw left camera_info: its frame is the /tf child, its R the raw <- rectified rotation."""
         view = camera_info_to_view(msg, topic=topic)
         self.T_raw_rect = make_se3(view.R.T, np.zeros(3))
         self.raw_frame_id = str(msg.header.frame_id) or topics.LEFT_OPTICAL_FRAME
 
-    def accept_tf(self, msg: Any) -> None:
-        """Keep ``world -> raw left optical frame`` transforms of a /tf message (pose_source tf)."""
-        for transform in tf_to_transforms(msg):
-            if transform.parent == topics.WORLD_FRAME and transform.child == self.raw_frame_id:
-                self._keep_external(transform.stamp_ns, transform.T_parent_child)
+    def accept_tf(self, msg: Any, *, static: bool = False) -> None:
+        """A /tf (or, ``static``, /tf_static) message: every edge of the robot's tree (pose_source tf)."""
+        self.robot.accept_tf(msg, static=static)
 
     def accept_pose(self, msg: Any) -> None:
-        """Keep a PoseStamped of the raw left optical frame in ``world`` (pose_source ground_truth)."""
-        if str(msg.header.frame_id) == topics.WORLD_FRAME:
-            self._keep_external(stamp_ns(msg.header), pose_to_matrix(msg.pose))
+        """A PoseStamped of the raw left optical frame (pose_source ground_truth)."""
+        self.robot.accept_pose(msg, self.robot.camera_frame(self.raw_frame_id))
 
-    def _keep_external(self, stamp: int, T_world_raw: F64) -> None:
-        self.external[stamp] = T_world_raw
-        while len(self.external) > EXTERNAL_KEPT:
-            self.external.popitem(last=False)
+    # -- depth priors (the executor's thread) ---------------------------------------------------
+    def accept_prior(self, depth_msg: Any, confidence_msg: Any) -> None:
+        """Keep a frame's depth prior (messages) until the tracker needs it for a keyframe."""
+        stamp = stamp_ns(depth_msg.header)
+        with self._priors_changed:
+            self._priors[stamp] = (depth_msg, confidence_msg)
+            self._newest_prior = max(self._newest_prior, stamp)
+            while len(self._priors) > self.config.nodes.frame_cache:
+                self._priors.pop(min(self._priors))
+            self._priors_changed.notify_all()
 
-    def _external_at(self, stamp: int) -> F64 | None:
-        if stamp in self.external:
-            return self.external[stamp]
-        near = [s for s in self.external if abs(s - stamp) <= EXTERNAL_TOLERANCE_NS]
-        return self.external[min(near, key=lambda s: abs(s - stamp))] if near else None
+    def wait_prior(self, stamp: int, timeout_s: float) -> tuple[Any, Any] | None:
+        """The prior messages of ``stamp``, waiting up to ``timeout_s``; None at once when a later frame's prior
+        came first (depth_prior skipped this frame: it never will come)."""
+        with self._priors_changed:
+            self._priors_changed.wait_for(lambda: stamp in self._priors or self._newest_prior > stamp, timeout_s)
+            return self._priors.get(stamp)
 
-    # -- frames --------------------------------------------------------------------------------
+    # -- frames (one worker) --------------------------------------------------------------------
+    def track(
+        self, image_msg: Any, left_info: Any, right_info: Any, *, topic_names: tuple[str, ...] = names.TRACKER_INPUTS
+    ) -> dict[str, Any] | None:
+        """Outputs of a frame from its image (or the robot's pose): nothing when the pose is unknown (tracking
+        lost, no robot pose yet), None when the frame may become a keyframe and waits for its depth prior
+        (then call :meth:`finish`)."""
+        stamp = stamp_ns(image_msg.header)
+        left = image_to_rgb(image_msg, topic=topic_names[0])
+        if self.source != "odometry":
+            camera = self.robot.camera_frame(self.raw_frame_id)
+            T_world_raw = self.robot.pose(stamp, camera, timeout_s=self.pose_timeout_s)
+            if T_world_raw is None:
+                return self._outputs(stamp, None, False)
+            T_world_rect = T_world_raw @ self.T_raw_rect
+            return self._outputs(stamp, T_world_rect, self.selector.consider(T_world_rect, image=left).is_keyframe)
+        calibration = self.calibrations.get(left_info, right_info, topics_=(topic_names[1], topic_names[2]))
+        odometry = self._odometry(calibration)
+        step = odometry.track_image(left, exclude=specular_mask(left) | background_mask(left))
+        if isinstance(step, PendingFrame):
+            self.waiting = (stamp, step, calibration.fx * calibration.baseline_m)
+            return None
+        return self._result(stamp, step)
+
+    def finish(
+        self, prior: tuple[Any, Any] | None, *, topic_names: tuple[str, ...] = names.TRACKER_PRIOR_INPUTS
+    ) -> dict:
+        """Outputs of the frame :meth:`track` left waiting, with its prior messages (None: never came)."""
+        if self.waiting is None or self.odometry is None:
+            raise PipelineError("tracker: finish() without a frame waiting for its prior")
+        stamp, pending, fx_baseline = self.waiting
+        self.waiting = None
+        converted = None
+        if prior is not None:
+            depth = image_to_array(prior[0], topic=topic_names[0]).astype(np.float32)
+            confidence = image_to_array(prior[1], topic=topic_names[1]).astype(np.float32)
+            converted = prior_from_images(depth, confidence, fx_baseline)
+        else:
+            self.priors_missing += 1
+        return self._result(stamp, self.odometry.finish(pending, converted))
+
     def process(
         self,
         depth_msg: Any,
         confidence_msg: Any,
-        mask_msg: Any,
         image_msg: Any,
         left_info: Any,
         right_info: Any,
         *,
-        topic_names: tuple[str, ...] = names.TRACKER_INPUTS,
+        topic_names: tuple[str, ...] = (*names.TRACKER_PRIOR_INPUTS, *names.TRACKER_INPUTS),
     ) -> dict:
-        """Outputs for one frame: nothing when the pose is unknown (tracking lost, no robot pose yet)."""
-        stamp = stamp_ns(image_msg.header)
-        T_world_rect, is_keyframe = self._pose(
-            stamp, depth_msg, confidence_msg, mask_msg, image_msg, left_info, right_info, topic_names
-        )
-        if T_world_rect is None:
-            self.lost += 1
-            return {}
-        self.tracked += 1
-        self.path.append((stamp, T_world_rect))
-        classes, world = self.classes, topics.WORLD_FRAME
-        pose = matrix_to_pose_stamped(classes, T_world_rect, stamp_ns=stamp, frame_id=world)
-        outputs: dict[str, Any] = {}
-        if is_keyframe:  # first, so that the trainer has the keyframe when the frame's pose asks for renders
-            self.keyframes += 1
-            outputs[names.KEYFRAME_POSE] = pose
-        outputs[names.POSE] = pose
-        outputs[names.PATH] = poses_to_path(
-            classes, [s for s, _ in self.path], [T for _, T in self.path], stamp_ns=stamp, frame_id=world
-        )
-        if self.source == "odometry":
-            T_world_raw = T_world_rect @ invert_se3(self.T_raw_rect)
-            outputs[topics.TF] = make_tf(classes, [StampedTransform(stamp, world, self.raw_frame_id, T_world_raw)])
-        return outputs
+        """Both halves at once, for a frame whose prior is at hand (the offline graph)."""
+        outputs = self.track(image_msg, left_info, right_info, topic_names=topic_names[2:])
+        return self.finish((depth_msg, confidence_msg), topic_names=topic_names[:2]) if outputs is None else outputs
 
-    def _pose(
-        self,
-        stamp: int,
-        depth_msg: Any,
-        confidence_msg: Any,
-        mask_msg: Any,
-        image_msg: Any,
-        left_info: Any,
-        right_info: Any,
-        topic_names: tuple[str, ...],
-    ) -> tuple[F64 | None, bool]:
-        left = image_to_rgb(image_msg, topic=topic_names[3])
-        if self.source != "odometry":
-            T_world_raw = self._external_at(stamp)
-            if T_world_raw is None:
-                return None, False
-            T_world_rect = T_world_raw @ self.T_raw_rect
-            decision = self.selector.consider(T_world_rect, image=left)
-            return T_world_rect, decision.is_keyframe
-        calibration = calibration_from_rectified(left_info, right_info, topics_=(topic_names[4], topic_names[5]))
-        if self.odometry is None or self.odometry.calibration.size != calibration.size or not np.allclose(
-            self.odometry.calibration.K_rect, calibration.K_rect
+    def _odometry(self, calibration: StereoCalibration) -> StereoOdometry:
+        if (
+            self.odometry is None
+            or self.odometry.calibration.size != calibration.size
+            or not np.allclose(self.odometry.calibration.K_rect, calibration.K_rect)
         ):
             self.odometry = StereoOdometry(
                 calibration,
@@ -170,11 +198,30 @@ class TrackerStage:
                 keyframe_config=self.config.keyframes,
                 matching_config=self.config.matching,
             )
-        depth = image_to_array(depth_msg, topic=topic_names[0]).astype(np.float32)
-        confidence = image_to_array(confidence_msg, topic=topic_names[1]).astype(np.float32)
-        usable = image_to_array(mask_msg, topic=topic_names[2]) > 0
-        prior = prior_from_images(depth, confidence, calibration.fx * calibration.baseline_m)
-        result = self.odometry.track(left, prior, exclude=~usable)
+        return self.odometry
+
+    def _result(self, stamp: int, result: TrackingResult) -> dict[str, Any]:
         if result.tracking_lost:
-            return None, False
-        return result.T_world_camera, result.is_keyframe
+            return self._outputs(stamp, None, False)
+        return self._outputs(stamp, result.T_world_camera, result.is_keyframe)
+
+    def _outputs(self, stamp: int, T_world_rect: F64 | None, is_keyframe: bool) -> dict[str, Any]:
+        if T_world_rect is None:
+            self.lost += 1
+            self.lost_reason = self.robot.last_error if self.source != "odometry" else "odometry lost track"
+            return {}
+        self.tracked += 1
+        classes, world = self.classes, self.config.tracking.world_frame
+        pose = matrix_to_pose_stamped(classes, T_world_rect, stamp_ns=stamp, frame_id=world)
+        self.path.append(pose)
+        outputs: dict[str, Any] = {}
+        if is_keyframe:  # first, so that the trainer has the keyframe when the frame's pose asks for renders
+            self.keyframes += 1
+            outputs[names.KEYFRAME_POSE] = pose
+        outputs[names.POSE] = pose
+        if self.path_gate.due(stamp):
+            outputs[names.PATH] = classes.Path(header=classes.header(stamp, world), poses=list(self.path))
+        if self.source == "odometry" and classes.TFMessage is not None:
+            T_world_raw = T_world_rect @ invert_se3(self.T_raw_rect)
+            outputs[topics.TF] = make_tf(classes, [StampedTransform(stamp, world, self.raw_frame_id, T_world_raw)])
+        return outputs

@@ -6,8 +6,8 @@ construction; the field itself is built by the first training step, from the fir
 :meth:`activate` / :meth:`deactivate` start and stop training on its background thread,
 :meth:`cleanup` drops the model.
 
-Inputs: every depth_prior frame (depth, confidence, mask, rectified left image, rectified left and
-right camera_info) is kept in a small cache (``nodes.frame_cache``) until the tracker publishes the
+Inputs: every frame (depth_prior's depth, confidence and mask, stereo_frontend's rectified left image and
+rectified left and right camera_info) is kept in a small cache (``nodes.frame_cache``) until the tracker publishes the
 frame's pose: on ``~/keyframe_pose`` the frame becomes a training keyframe, on ``~/pose`` the
 latest frame to render. Taking inputs never waits for training (the keyframe buffer has its own
 lock), so the trainer never blocks the front-end.
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,12 +46,14 @@ from stereo_nerf_core.io.ros_conversions.trajectory import poses_to_path
 from stereo_nerf_core.pipeline import node_topics as names
 from stereo_nerf_core.pipeline.backpressure import RateGate
 from stereo_nerf_core.pipeline.errors import PipelineError
-from stereo_nerf_core.pipeline.node_stages import calibration_from_rectified
+from stereo_nerf_core.pipeline.node_stages import RectifiedCalibrations
 
 if TYPE_CHECKING:
     from stereo_nerf_core.training.trainer import Trainer
 
 F64 = NDArray[np.float64]
+OUTPUT_KINDS = ("render", "scene")
+"""The trainer's periodic outputs: renders of the latest frame; the scene (cloud, refined path, mesh)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,20 @@ def subsample(frame: CachedFrame, factor: int) -> tuple[F64, NDArray[np.float32]
     return K, frame.depth[::factor, ::factor], frame.confidence[::factor, ::factor]
 
 
+def _load_lazy_libraries() -> None:
+    """Import now what the first training step and the first mesh would import (torch's optimiser machinery,
+    marching cubes): at the trainer's background priority these imports alone delayed the first render by
+    seconds while the front-end was busy."""
+    import torch
+
+    from stereo_nerf_core.training import export  # noqa: F401
+
+    parameter = torch.zeros(1, requires_grad=True)
+    optimiser = torch.optim.Adam([parameter])
+    parameter.sum().backward()
+    optimiser.step()
+
+
 class TrainerStage:
     """trainer (see the module docstring)."""
 
@@ -91,6 +108,8 @@ class TrainerStage:
         """Keyframe poses that came before their frame, by stamp."""
         self.latest: tuple[int, F64] | None = None
         """Stamp and pose of the latest tracked frame."""
+        self.world_frame = topics.WORLD_FRAME
+        """The frame of the tracker's poses (the cloud, path and mesh are published in it)."""
         nodes = config.nodes
         self.render_gate = RateGate(nodes.render_rate_hz, name="nodes.render_rate_hz")
         self.cloud_gate = RateGate(nodes.cloud_rate_hz, name="nodes.cloud_rate_hz")
@@ -100,6 +119,7 @@ class TrainerStage:
         """Keyframe poses given up on: their frame had left the cache or never came."""
         self.outputs_skipped: dict[str, str] = {}
         """Output topic -> why it was last skipped (no model yet, no surface yet)."""
+        self.calibrations = RectifiedCalibrations()
         self._lock = threading.RLock()
         """Guards the caches and the trainer reference (never held while training or rendering)."""
 
@@ -108,6 +128,7 @@ class TrainerStage:
         """Create the trainer (imports torch; the field is built on the first training step)."""
         from stereo_nerf_core.training.trainer import Trainer
 
+        _load_lazy_libraries()
         self.trainer = Trainer(self.config.trainer, device=self.device)
 
     def activate(self) -> None:
@@ -146,7 +167,7 @@ class TrainerStage:
         topic_names: tuple[str, ...] = names.TRAINER_FRAME_INPUTS,
     ) -> None:
         """Cache one depth_prior frame until the tracker gives its pose."""
-        calibration = calibration_from_rectified(left_info, right_info, topics_=(topic_names[4], topic_names[5]))
+        calibration = self.calibrations.get(left_info, right_info, topics_=(topic_names[4], topic_names[5]))
         depth = image_to_array(depth_msg, topic=topic_names[0]).astype(np.float32)
         frame = CachedFrame(
             stamp_ns=header_ns(image_msg.header),
@@ -197,25 +218,48 @@ class TrainerStage:
         """The latest tracked frame (what ``~/rendered/*`` shows)."""
         with self._lock:
             self.latest = (header_ns(msg.header), pose_to_matrix(msg.pose))
+            self.world_frame = str(msg.header.frame_id) or topics.WORLD_FRAME
 
     # -- outputs -------------------------------------------------------------------------------
-    def outputs_due(self, now_ns: int) -> dict[str, Any]:
-        """The outputs whose rate allows one at ``now_ns`` (and that the model can give yet)."""
+    def outputs_due(self, now_ns: int, kinds: Collection[str] = OUTPUT_KINDS) -> Iterator[dict[str, Any]]:
+        """The outputs of ``kinds`` ("render": the latest frame; "scene": cloud, refined path and mesh) whose rate
+        allows one at ``now_ns`` (a steady clock: pacing only) and that the model can give yet, cheapest first,
+        each as soon as it is computed; renders carry their frame's stamp, the scene the latest frame's. The
+        node works the two kinds off on two threads, so a mesh never holds a render back."""
         trainer = self.trainer
         if trainer is None or trainer.field is None:
             for topic in names.TRAINER_OUTPUTS:
                 self.outputs_skipped[topic] = "no model yet (no keyframe trained)"
-            return {}
-        outputs: dict[str, Any] = {}
-        if self._latest_frame() is not None and self.render_gate.due(now_ns):
-            outputs.update(self.render_latest())
-        if self.cloud_gate.due(now_ns):
-            outputs.update(self.cloud(now_ns))
-        if self.mesh_gate.due(now_ns):
-            marker = self.mesh_marker(now_ns)
+            return
+        if "render" in kinds and self._latest_frame() is not None and self.render_gate.due(now_ns):
+            yield self.render_latest()
+        stamp = self._scene_stamp()
+        if "scene" in kinds and self.cloud_gate.due(now_ns):
+            yield self.cloud(stamp)
+        if "scene" in kinds and self.mesh_gate.due(now_ns):
+            marker = self.mesh_marker(stamp)
             if marker is not None:
-                outputs[names.MESH] = marker
-        return outputs
+                yield {names.MESH: marker}
+
+    def _scene_stamp(self) -> int:
+        """The stamp of the cloud, path and mesh: the latest tracked frame's (else the newest keyframe's)."""
+        with self._lock:
+            if self.latest is not None:
+                return self.latest[0]
+        trainer = self.trainer
+        keyframes = trainer.buffer.snapshot() if trainer is not None else ()
+        return max((k.stamp_ns for k in keyframes), default=0)
+
+    def output_wait_s(self, now_ns: int, kinds: Collection[str] = OUTPUT_KINDS, *, idle_s: float = 0.1) -> float:
+        """Seconds until :meth:`outputs_due` may next give outputs of ``kinds`` (``idle_s`` while there is no model)."""
+        trainer = self.trainer
+        if trainer is None or trainer.field is None:
+            return idle_s
+        gates = ([self.render_gate] if "render" in kinds else []) + (
+            [self.cloud_gate, self.mesh_gate] if "scene" in kinds else []
+        )
+        waits = [w for gate in gates if (w := gate.wait_ns(now_ns)) is not None]
+        return max(0.05, min(waits) / 1e9) if waits else idle_s
 
     def _latest_frame(self) -> tuple[int, F64, CachedFrame] | None:
         with self._lock:
@@ -242,7 +286,7 @@ class TrainerStage:
             names.RENDERED_IMAGE: array_to_image(self.classes, rgb, encoding="rgb8", stamp_ns=stamp, frame_id=frame_id),
         }
 
-    def cloud(self, now_ns: int) -> dict[str, Any]:
+    def cloud(self, stamp_ns: int) -> dict[str, Any]:
         """``~/cloud`` (world points of the newest keyframes' renders) and ``~/refined_path``."""
         trainer = self._model()
         nodes = self.config.nodes
@@ -263,20 +307,20 @@ class TrainerStage:
             colours.append(np.clip(np.rint(view.rgb[keep] * 255), 0, 255).astype(np.uint8))
         xyz = np.concatenate(points) if points else np.zeros((0, 3), np.float32)
         rgb = np.concatenate(colours) if colours else np.zeros((0, 3), np.uint8)
-        world = topics.WORLD_FRAME
+        world = self.world_frame
         ordered = sorted(keyframes, key=lambda k: k.index)
         return {
-            names.CLOUD: arrays_to_point_cloud(self.classes, xyz, rgb, stamp_ns=now_ns, frame_id=world),
+            names.CLOUD: arrays_to_point_cloud(self.classes, xyz, rgb, stamp_ns=stamp_ns, frame_id=world),
             names.REFINED_PATH: poses_to_path(
                 self.classes,
                 [k.stamp_ns for k in ordered],
                 [poses.get(k.index, k.T_world_camera) for k in ordered],
-                stamp_ns=now_ns,
+                stamp_ns=stamp_ns,
                 frame_id=world,
             ),
         }
 
-    def mesh_marker(self, now_ns: int) -> Any | None:
+    def mesh_marker(self, stamp_ns: int) -> Any | None:
         """``~/mesh`` of the current field, or None while the field has no surface yet."""
         from stereo_nerf_core.training.errors import TrainingError
         from stereo_nerf_core.training.export import extract_mesh
@@ -291,8 +335,8 @@ class TrainerStage:
             np.asarray(mesh.vertices),
             np.asarray(mesh.triangles),
             np.asarray(mesh.vertex_colors) if mesh.has_vertex_colors() else None,
-            stamp_ns=now_ns,
-            frame_id=topics.WORLD_FRAME,
+            stamp_ns=stamp_ns,
+            frame_id=self.world_frame,
         )
 
     # -- services ------------------------------------------------------------------------------

@@ -7,9 +7,12 @@ from collections.abc import Callable
 
 from stereo_nerf_core.training.errors import TrainingError
 
+IDLE_CHECK_S = 1.0
+"""While idle the loop sleeps until :meth:`BackgroundLoop.wake` (or this long, to look at ``idle()`` again)."""
+
 
 class BackgroundLoop:
-    """Calls ``step`` repeatedly on a daemon thread; waits (polling every 50 ms) while ``idle()`` is true.
+    """Calls ``step`` repeatedly on a daemon thread; sleeps while ``idle()`` is true until :meth:`wake`.
 
     An exception in ``step`` ends the loop and is re-raised by :meth:`stop` as a :class:`TrainingError`.
     """
@@ -18,6 +21,7 @@ class BackgroundLoop:
         self._step, self._idle, self._name = step, idle, name
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._error: BaseException | None = None
         self.steps = 0
         """Steps taken since the last :meth:`start`."""
@@ -32,9 +36,14 @@ class BackgroundLoop:
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Look at ``idle()`` again now (new work arrived, or what held the loop back is done)."""
+        self._wake.set()
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Ask the thread to stop after its current step and wait for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
@@ -53,7 +62,8 @@ class BackgroundLoop:
         try:
             while not self._stop.is_set():
                 if self._idle():
-                    self._stop.wait(0.05)
+                    self._wake.wait(IDLE_CHECK_S)
+                    self._wake.clear()
                     continue
                 self._step()
                 self.steps += 1

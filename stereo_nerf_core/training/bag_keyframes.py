@@ -36,6 +36,7 @@ BAG_TOPICS = (
     topics.GROUND_TRUTH_LEFT_DEPTH,
     topics.GROUND_TRUTH_POSE,
     topics.TF,
+    topics.TF_STATIC,
 )
 
 
@@ -63,7 +64,7 @@ def keyframes_from_bag(
     if every < 1 or downscale < 1:
         raise TrainingError(f"every and downscale must be >= 1, got {every} and {downscale}")
     stage = StereoDepthStage(config.depth_prior)
-    assembler = FrameAssembler(config.sync)
+    assembler = FrameAssembler(config.sync, tracking=config.tracking)
     result: list[BagKeyframe] = []
     for frame in assembler.frames_from(read_messages(bag, BAG_TOPICS)):
         if max_frames is not None and frame.index >= max_frames:

@@ -148,14 +148,13 @@ def field_colours(trainer: Trainer, points: Float) -> Float:
     directions = points - eye
     directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
     colours = []
-    with trainer.lock:
-        field.eval()
-        step = trainer.config.render_chunk * 4
-        for start in range(0, len(points), step):
+    step = trainer.config.render_chunk * 4
+    for start in range(0, len(points), step):
+        with trainer.background_turn(), torch.set_grad_enabled(field.mode == "sdf"):
+            field.eval()
             x = torch.from_numpy(points[start : start + step].astype(np.float32)).to(trainer.device)
             d = torch.from_numpy(directions[start : start + step].astype(np.float32)).to(trainer.device)
-            with torch.set_grad_enabled(field.mode == "sdf"):
-                colours.append(field(x, d).rgb.detach().float().cpu().numpy())
+            colours.append(field(x, d).rgb.detach().float().cpu().numpy())
     return np.clip(np.concatenate(colours), 0.0, 1.0).astype(np.float64)
 
 
@@ -219,9 +218,9 @@ def _grid_points(low: Float, high: Float, resolution: int) -> tuple[Float, float
 
 def _evaluate(trainer: Trainer, field: Field, points: Float) -> NDArray[np.float32]:
     values = []
-    with trainer.lock, torch.no_grad():
-        field.eval()
-        for chunk in torch.split(torch.from_numpy(points.astype(np.float32)), trainer.config.render_chunk * 8):
+    for chunk in torch.split(torch.from_numpy(points.astype(np.float32)), trainer.config.render_chunk * 8):
+        with trainer.background_turn(), torch.no_grad():  # chunk by chunk: renders may come in between
+            field.eval()
             x = chunk.to(trainer.device)
             value = field.sdf(x) if field.mode == "sdf" else field.density(x)
             values.append(value.float().cpu().numpy())

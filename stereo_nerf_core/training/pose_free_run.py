@@ -82,7 +82,7 @@ def keyframes_for_pose_free(
     use_tf = config.pose_free.initial_poses == "odometry"
     frames: list[BagKeyframe] = []
     truth: list[Float | None] = []
-    for frame in FrameAssembler(config.sync).frames_from(read_messages(bag, BAG_TOPICS)):
+    for frame in FrameAssembler(config.sync, tracking=config.tracking).frames_from(read_messages(bag, BAG_TOPICS)):
         if max_frames is not None and frame.index >= max_frames:
             break
         if frame.index % every:

@@ -104,12 +104,40 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast)
         self.lock = threading.RLock()
         """Held during every step, render, refinement round and checkpoint."""
+        self._renders_waiting = 0
+        """Renders asking for the model: background work (training steps, mesh chunks) waits for them. A lock
+        is not fair: the training thread would take it back after every step and starve the renders."""
+        self._renders_done = threading.Condition()
         self.loop = BackgroundLoop(self.step, lambda: len(self.buffer) == 0, name="stereo_nerf-trainer")
 
     # -- keyframes and the model -----------------------------------------------------------------
     def add_keyframe(self, keyframe: TrainingKeyframe) -> TrainingKeyframe | None:
         """Buffer a keyframe (thread-safe, also while training runs); returns the one dropped, if any."""
-        return self.buffer.append(keyframe)
+        dropped = self.buffer.append(keyframe)
+        self.loop.wake()
+        return dropped
+
+    @contextlib.contextmanager
+    def _render_turn(self) -> Iterator[None]:
+        """The model for a render, before any background work that is waiting for it."""
+        with self._renders_done:
+            self._renders_waiting += 1
+        try:
+            with self.lock:
+                yield
+        finally:
+            with self._renders_done:
+                self._renders_waiting -= 1
+                self._renders_done.notify_all()
+
+    @contextlib.contextmanager
+    def background_turn(self) -> Iterator[None]:
+        """The model for one slice of background work (a training step, a chunk of a mesh), after the renders
+        that wait for it: renders come first."""
+        with self._renders_done:
+            self._renders_done.wait_for(lambda: self._renders_waiting == 0)
+        with self.lock:
+            yield
 
     def build(self) -> Field:
         """Build the field from the buffered keyframes (the first step does it when not called)."""
@@ -169,7 +197,7 @@ class Trainer:
     # -- training --------------------------------------------------------------------------------
     def step(self) -> StepStats:
         """One optimisation step on a fresh ray batch; :class:`TrainingError` when there are no keyframes."""
-        with self.lock:
+        with self.background_turn():
             start = time.perf_counter()
             field = self.build()
             if self._refinement_due():
@@ -316,8 +344,10 @@ class Trainer:
         depth_prior: ArrayLike | None = None,
         confidence: ArrayLike | None = None,
     ) -> RenderedView:
-        """Render any view with the current model; an optional prior (H, W) Z in metres guides the sampling."""
-        with self.lock:
+        """Render any view with the current model; an optional prior (H, W) Z in metres guides the sampling.
+
+        Background work waits until the render is done: renders come first."""
+        with self._render_turn():
             if self.field is None or self.sampling is None or self.render_sampling is None:
                 raise TrainingError("the model is not built yet: add keyframes and train at least one step")
             field = self.field

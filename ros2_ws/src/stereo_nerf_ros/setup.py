@@ -21,6 +21,7 @@ CONSOLE_SCRIPTS = [
     "depth_prior_node = stereo_nerf_ros.depth_prior_node:main",
     "tracker_node = stereo_nerf_ros.tracker_node:main",
     "trainer_node = stereo_nerf_ros.trainer_node:main",
+    "bag_player = stereo_nerf_ros.bag_player:main",
 ]
 
 

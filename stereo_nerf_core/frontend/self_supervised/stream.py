@@ -30,6 +30,7 @@ STREAM_TOPICS = (
     topics.LEFT_INSTRUMENT_MASK,
     topics.GROUND_TRUTH_POSE,
     topics.TF,
+    topics.TF_STATIC,
 )
 
 
@@ -42,7 +43,7 @@ def stream_frames(bag: Path | str, config: PipelineConfig, *, max_frames: int | 
         poses = PoseSource(
             dataclasses.replace(config, tracking=dataclasses.replace(config.tracking, pose_source=source_name))
         )
-    for frame in FrameAssembler(config.sync).frames_from(read_messages(bag, STREAM_TOPICS)):
+    for frame in FrameAssembler(config.sync, tracking=config.tracking).frames_from(read_messages(bag, STREAM_TOPICS)):
         if max_frames is not None and frame.index >= max_frames:
             break
         calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)

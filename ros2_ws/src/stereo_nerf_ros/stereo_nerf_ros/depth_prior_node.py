@@ -1,19 +1,22 @@
-"""depth_prior node: synchronised raw stereo pair -> dense depth prior, confidence, mask, rectified left image.
+"""depth_prior node: stereo_frontend's rectified pair -> dense depth prior, confidence, mask, camera_info.
 
-A thin rclpy shell around :class:`stereo_nerf_core.pipeline.node_stages.DepthPriorNodeStage` (topics,
-frames and message layout: :mod:`stereo_nerf_ros.depth_prior`). Backpressure: the synchroniser
-callback only parks the newest set in a drop-oldest queue (``nodes.queue_size``); a worker timer
-in its own callback group processes it (:mod:`stereo_nerf_ros.node_runtime`).
+A thin rclpy shell around :class:`stereo_nerf_core.pipeline.node_stages.DepthPriorNodeStage`. Outputs
+(``/depth_prior/...`` by default), stamped with the pair's stamp, in the rectified left optical frame:
+``~/depth`` (32FC1, metres, NaN = none), ``~/confidence`` (32FC1 in [0, 1]), ``~/mask`` (mono8, 255 =
+usable) and ``~/camera_info`` (the rectified left camera the depth is registered to). Backpressure: the
+synchroniser only parks the newest set in a drop-oldest queue (``nodes.queue_size``); a worker thread
+computes it (:mod:`stereo_nerf_ros.node_runtime`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import cv2
 from rclpy.node import Node
 
 from stereo_nerf_core.pipeline import node_topics as names
-from stereo_nerf_core.pipeline.node_stages import DepthPriorNodeStage, StereoMessages
+from stereo_nerf_core.pipeline.node_stages import DepthPriorNodeStage
 from stereo_nerf_ros.node_runtime import NodeRuntime, spin_node
 from stereo_nerf_ros.node_specs import SPECS
 
@@ -21,31 +24,32 @@ SPEC = SPECS[names.DEPTH_PRIOR]
 
 
 class DepthPriorNode(Node):
-    """Subscribes to the raw stereo pair and camera_info, publishes the depth prior of each processed set."""
+    """Subscribes to the rectified pair and its camera_info, publishes the depth prior of each processed set."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(SPEC.name, **kwargs)
         self.runtime = NodeRuntime(self, SPEC, self._process)
         self.config = self.runtime.config
+        cv2.setNumThreads(self.config.depth_prior.threads or -1)  # the latency-critical stage: every core
         self.stage = DepthPriorNodeStage(self.runtime.config, self.runtime.classes)
         self.runtime.create_publishers()
-        self.topic_names = self.runtime.synchronise(names.RAW_INPUTS, approximate=True)
-        self._worker = self.runtime.start_worker()
+        self.topic_names = self.runtime.synchronise(names.DEPTH_PRIOR_INPUTS, approximate=False)
+        self.runtime.start_worker()
         self.get_logger().info(
-            f"depth prior on {self.topic_names[0]} + {self.topic_names[1]} (slop {self.config.sync.slop_s} s, "
-            f"queue {self.config.sync.queue_size}), depth range "
+            f"depth prior on {self.topic_names[0]} + {self.topic_names[1]}, depth range "
             f"{self.config.depth_prior.min_depth_m}-{self.config.depth_prior.max_depth_m} m"
         )
 
     def _process(self, item: tuple[Any, ...]) -> dict[str, Any]:
-        return self.stage.process(StereoMessages(*item), self.topic_names)  # type: ignore[arg-type]
+        return self.stage.process(*item, topic_names=self.topic_names)
 
     def summary(self) -> str:
         """Counts of received, processed, dropped and failed stereo sets."""
         return self.runtime.summary()
 
     def shutdown_stage(self) -> None:
-        """Nothing to release."""
+        """Stop the worker."""
+        self.runtime.stop_worker()
 
 
 def main(args: list[str] | None = None) -> int:

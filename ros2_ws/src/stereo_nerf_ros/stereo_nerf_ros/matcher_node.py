@@ -1,7 +1,9 @@
 """matcher node: rectified pair + rectified camera_infos -> sparse stereo points (PointCloud2, xyz + rgb).
 
 A thin rclpy shell around :class:`stereo_nerf_core.pipeline.node_stages.MatcherStage`; inputs are
-stereo_frontend's outputs (exact stamps), see :mod:`stereo_nerf_core.pipeline.node_topics`.
+stereo_frontend's outputs (exact stamps), see :mod:`stereo_nerf_core.pipeline.node_topics`. A background
+node (visualisation only, nothing downstream needs it): it runs at ``nodes.background_niceness`` and
+matches the newest pair it can, dropping (and counting) what it cannot keep up with.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class MatcherNode(Node):
         self.stage = MatcherStage(self.runtime.config, self.runtime.classes)
         self.runtime.create_publishers()
         self.topic_names = self.runtime.synchronise(names.MATCHER_INPUTS, approximate=False)
-        self._worker = self.runtime.start_worker()
+        self.runtime.start_worker()
         self.get_logger().info(f"matching {self.topic_names[0]} + {self.topic_names[1]}")
 
     def _process(self, item: tuple[Any, ...]) -> dict[str, Any]:
@@ -38,7 +40,8 @@ class MatcherNode(Node):
         return self.runtime.summary()
 
     def shutdown_stage(self) -> None:
-        """Nothing to release."""
+        """Stop the worker."""
+        self.runtime.stop_worker()
 
 
 def main(args: list[str] | None = None) -> int:

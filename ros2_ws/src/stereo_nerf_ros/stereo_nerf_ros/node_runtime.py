@@ -1,44 +1,69 @@
 """The rclpy glue every node shares (imports rclpy): parameters, inputs, queue, worker, publishers.
 
-A node owns one :class:`NodeRuntime`: it declares and reads the node's parameter groups, builds
-the publishers of its :class:`~stereo_nerf_ros.node_specs.NodeSpec`, synchronises inputs with
-message_filters (``qos_profile_sensor_data`` given explicitly; ``ApproximateTimeSynchronizer``
-with ``sync.slop_s`` / ``sync.queue_size`` for the raw pair, ``TimeSynchronizer`` for sets a node
-stamped with one stamp) and parks each complete set in a drop-oldest queue (``nodes.queue_size``).
-A worker timer (steady clock, its own callback group, so it also runs on sim time) takes the
-oldest set, calls the stage and publishes what it returns. Sets that cannot be processed are
-logged with the reason (naming the topic) and skipped; the node keeps running.
+A node owns one :class:`NodeRuntime`: it declares and reads the node's parameter groups, builds the
+publishers of its :class:`~stereo_nerf_ros.node_specs.NodeSpec` (lifecycle publishers in a lifecycle node),
+synchronises inputs with message_filters and parks each complete set in a drop-oldest queue
+(``nodes.queue_size``). A worker thread sleeps until a set arrives, calls the stage and publishes what it
+returns: nothing polls, so an idle node uses no CPU. Sets that cannot be processed are logged with the
+reason (naming the topic) and skipped; the node keeps running.
+
+QoS: the driver's topics (the raw pair) with ``qos_profile_sensor_data``; the graph's own topics reliable
+(outputs keep ``OUTPUT_QUEUE_DEPTH``, inputs ``sync.queue_size``), so a set is never lost between nodes;
+``/tf_static`` reliable and transient local. Without tf2_msgs, /tf and /tf_static are left out, said once.
+
+Background nodes (the matcher and the trainer) lower every thread's priority at start-up
+(``nodes.background_niceness`` and, with ``nodes.background_idle``, the SCHED_IDLE policy), so the
+front-end always gets the CPU first. OpenCV runs ``nodes.cv_threads`` threads per node (depth_prior:
+``depth_prior.threads``): one process per node is already parallel, and OpenCV's idle workers spin.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import rclpy
 from message_filters import ApproximateTimeSynchronizer, Subscriber, TimeSynchronizer
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 
 from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.errors import ConfigError, StereoNerfError
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.pipeline.backpressure import DropOldestQueue
 from stereo_nerf_core.pipeline.node_topics import COMPRESSED_SUFFIX, RAW_INPUTS, raw_inputs
-from stereo_nerf_ros.node_specs import COMPRESSED_IMAGE, NodeSpec, message_class
+from stereo_nerf_ros.node_specs import COMPRESSED_IMAGE, TF, NodeSpec, message_class
 from stereo_nerf_ros.parameters import declare_pipeline_parameters, read_pipeline_config
-from stereo_nerf_ros.ros_messages import rclpy_message_classes
+from stereo_nerf_ros.ros_messages import rclpy_message_classes, tf_unavailable
 
-WORKER_PERIOD_S = 0.005
-"""How often the worker looks for a waiting set."""
 OUTPUT_QUEUE_DEPTH = 5
 """Reliable, volatile output publishers: compatible with reliable and best-effort subscribers."""
 TF_QOS = QoSProfile(depth=100)
 STATIC_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+WAKE_S = 0.5
+"""The worker wakes at least this often to see whether it should stop."""
+
+
+def input_qos(topic: str, depth: int) -> QoSProfile:
+    """Sensor-data QoS for the driver's raw topics, reliable for the graph's own (and /tf_static latched)."""
+    if topic == topics.TF_STATIC:
+        return STATIC_QOS
+    if topic == topics.TF:
+        return TF_QOS
+    if topic.removesuffix(COMPRESSED_SUFFIX) in RAW_INPUTS:
+        return qos_profile_sensor_data
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class NodeRuntime:
@@ -54,60 +79,109 @@ class NodeRuntime:
         )
         self.classes = rclpy_message_classes()
         self.queue: DropOldestQueue[tuple[Any, ...]] = DropOldestQueue(
-            self.config.nodes.queue_size, name=f"{spec.name} input queue"
+            getattr(self.config.nodes, spec.queue_parameter), name=f"{spec.name} input queue"
         )
         self.processed = 0
         self.failed = 0
-        self.input_group = MutuallyExclusiveCallbackGroup()
-        """Subscriptions; the worker has its own group, so inputs are parked while it works."""
-        self.worker_group = MutuallyExclusiveCallbackGroup()
-        self._syncs: list[Any] = []
+        self.work_s: deque[float] = deque(maxlen=1000)
+        """Seconds each of the latest processed sets took (conversion, stage and publishing)."""
+        self._syncs: list[tuple[list[Any], Any]] = []
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
         self.publishers: dict[str, Any] = {}
+        self.input_depth = max(self.config.sync.queue_size, self.config.nodes.frame_cache)
+        """History of the reliable inputs: they wait in DDS while the executor runs a slow service (trainer)."""
+        cv2.setNumThreads(self.config.nodes.cv_threads or -1)  # -1: OpenCV's default
+        if spec.background:
+            self._lower_priority(self.config.nodes.background_niceness)
 
-    def create_publishers(self) -> None:
-        """One publisher per output of the spec (/tf_static latched)."""
-        output_qos = QoSProfile(depth=OUTPUT_QUEUE_DEPTH)
-        for topic, type_name in self.spec.outputs.items():
-            qos = STATIC_QOS if topic == topics.TF_STATIC else TF_QOS if topic == topics.TF else output_qos
-            self.publishers[topic] = self.node.create_publisher(message_class(type_name), topic, qos)
-
-    def start_worker(self) -> Any:
-        """The steady-clock timer that works the queue off."""
-        return self.node.create_timer(
-            WORKER_PERIOD_S,
-            self.work,
-            callback_group=self.worker_group,
-            clock=Clock(clock_type=ClockType.STEADY_TIME),
+    def _lower_priority(self, niceness: int) -> None:
+        """Renice every thread of the process (Linux nices threads one by one; new threads inherit it)."""
+        tasks = Path("/proc/self/task")
+        threads = [int(tid) for tid in os.listdir(tasks)] if tasks.is_dir() else [0]
+        for tid in threads:
+            try:
+                if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+                    os.setpriority(os.PRIO_PROCESS, tid, niceness)
+                if self.config.nodes.background_idle:
+                    os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            except (ProcessLookupError, PermissionError):  # a thread that ended meanwhile; raising needs no rights
+                continue
+        policy = "SCHED_IDLE, " if self.config.nodes.background_idle else ""
+        self.node.get_logger().info(
+            f"running at {policy}niceness {os.getpriority(os.PRIO_PROCESS, 0)} ({len(threads)} threads): "
+            "the front-end gets the CPU first"
         )
 
+    # -- publishers ----------------------------------------------------------------------------
+    def create_publishers(self) -> None:
+        """One publisher per output of the spec (lifecycle publishers in a lifecycle node; /tf_static latched)."""
+        create = self.node.create_lifecycle_publisher if self.spec.lifecycle else self.node.create_publisher
+        output_qos = QoSProfile(depth=OUTPUT_QUEUE_DEPTH)
+        for topic, type_name in self.spec.outputs.items():
+            if type_name == TF and tf_unavailable():
+                self.node.get_logger().warning(f"{tf_unavailable()}: {topic} is not published (every other output is)")
+                continue
+            qos = STATIC_QOS if topic == topics.TF_STATIC else TF_QOS if topic == topics.TF else output_qos
+            self.publishers[topic] = create(message_class(type_name), topic, qos)
+
+    def destroy_publishers(self) -> None:
+        """Undo :meth:`create_publishers`."""
+        for publisher in self.publishers.values():
+            self.node.destroy_publisher(publisher)
+        self.publishers.clear()
+
+    def publish(self, outputs: dict[str, Any]) -> None:
+        """Publish stage outputs on their topics (outputs without a publisher, such as /tf here, are left out)."""
+        for topic, msg in outputs.items():
+            publisher = self.publishers.get(topic)
+            if publisher is not None:
+                publisher.publish(msg)
+
+    # -- inputs --------------------------------------------------------------------------------
     def input_topics(self, names: Sequence[str]) -> tuple[str, ...]:
         """Subscribed names: the raw images on ``<topic>/compressed`` with ``nodes.compressed_input``."""
         raw = dict(zip(RAW_INPUTS, raw_inputs(compressed=self.config.nodes.compressed_input), strict=True))
         return tuple(raw.get(name, name) for name in names)
 
-    def synchronise(self, names: Sequence[str], *, approximate: bool) -> tuple[str, ...]:
-        """Subscribe to ``names`` (sensor-data QoS), park complete sets; returns the resolved topic names."""
+    def synchronise(
+        self,
+        names: Sequence[str],
+        *,
+        approximate: bool,
+        on_set: Callable[..., None] | None = None,
+    ) -> tuple[str, ...]:
+        """Subscribe to ``names`` and park complete sets for the worker (or hand them to ``on_set`` on the
+        executor's thread, which must be quick); returns the resolved topic names."""
         subscribed = self.input_topics(names)
-        types = []
-        for name, topic in zip(names, subscribed, strict=True):
-            type_name = self.spec.inputs[name]
-            types.append(message_class(COMPRESSED_IMAGE if topic.endswith(COMPRESSED_SUFFIX) else type_name))
-        inputs = [
-            Subscriber(self.node, kind, topic, qos_profile=qos_profile_sensor_data, callback_group=self.input_group)
-            for kind, topic in zip(types, subscribed, strict=True)
-        ]
         size = self.config.sync.queue_size
+        inputs = []
+        for name, topic in zip(names, subscribed, strict=True):
+            kind = message_class(COMPRESSED_IMAGE if topic.endswith(COMPRESSED_SUFFIX) else self.spec.inputs[name])
+            inputs.append(Subscriber(self.node, kind, topic, qos_profile=input_qos(topic, self.input_depth)))
         sync = (
             ApproximateTimeSynchronizer(inputs, queue_size=size, slop=self.config.sync.slop_s)
             if approximate
             else TimeSynchronizer(inputs, size)
         )
-        sync.registerCallback(lambda *msgs: self.park(tuple(msgs)))
+        sync.registerCallback(on_set or (lambda *msgs: self.park(tuple(msgs))))
         self._syncs.append((inputs, sync))
         return tuple(self.node.resolve_topic_name(topic) for topic in subscribed)
 
+    def subscribe(self, topic: str, callback: Callable[[Any], None]) -> Any:
+        """A plain subscription to a side input of the spec."""
+        kind = message_class(self.spec.inputs[topic])
+        return self.node.create_subscription(kind, topic, callback, input_qos(topic, self.input_depth))
+
+    def unsubscribe(self) -> None:
+        """Undo every :meth:`synchronise`."""
+        for inputs, _ in self._syncs:
+            for subscriber in inputs:
+                self.node.destroy_subscription(subscriber.sub)
+        self._syncs.clear()
+
     def park(self, item: tuple[Any, ...]) -> None:
-        """Queue a complete set (runs under message_filters' lock: never raises, never waits)."""
+        """Queue a complete set and wake the worker (runs under message_filters' lock: never waits)."""
         if self.queue.put(item) is not None:
             self.node.get_logger().warning(
                 f"{self.spec.name} is slower than its input: dropped {self.queue.dropped} of "
@@ -115,11 +189,29 @@ class NodeRuntime:
                 throttle_duration_sec=5.0,
             )
 
-    def work(self) -> None:
-        """Process the oldest waiting set and publish its outputs."""
-        item = self.queue.take()
-        if item is None:
-            return
+    # -- worker --------------------------------------------------------------------------------
+    def start_worker(self) -> None:
+        """Start the thread that works the queue off (woken by arrivals)."""
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, name=f"{self.spec.name}-worker", daemon=True)
+        self._worker.start()
+
+    def stop_worker(self) -> None:
+        """Stop the worker after the set it is working on."""
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            item = self.queue.take(WAKE_S)
+            if item is not None:
+                self.work_on(item)
+
+    def work_on(self, item: tuple[Any, ...]) -> None:
+        """Process one set and publish its outputs; a failure is logged (naming the topic) and counted."""
+        started = time.perf_counter()
         try:
             outputs = self.process(item)
         except (StereoNerfError, ValueError) as error:
@@ -130,38 +222,48 @@ class NodeRuntime:
             return
         self.publish(outputs)
         self.processed += 1
-
-    def publish(self, outputs: dict[str, Any]) -> None:
-        """Publish stage outputs on their topics."""
-        for topic, msg in outputs.items():
-            self.publishers[topic].publish(msg)
+        self.work_s.append(time.perf_counter() - started)
 
     def summary(self) -> str:
         """Counts of received, processed, dropped and failed input sets."""
+        work = f", {1e3 * float(np.median(self.work_s)):.1f} ms median per set" if self.work_s else ""
         return (
-            f"{self.queue.received} input sets received, {self.processed} processed, "
+            f"{self.queue.received} input sets received, {self.processed} processed{work}, "
             f"{self.queue.dropped} dropped (processing too slow), {self.failed} failed"
         )
 
 
-def spin_node(make_node: Callable[[], Any], name: str, args: list[str] | None, *, threads: int = 3) -> int:
-    """Run a node until shutdown; exit code 2 when its parameters are invalid."""
-    rclpy.init(args=args)
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def spin_node(make_node: Callable[[], Any], name: str, args: list[str] | None) -> int:
+    """Run a node until SIGINT or SIGTERM (its worker thread does the work); exit code 2 on invalid parameters.
+
+    One executor thread takes messages and serves services; the work runs on the node's own threads.
+    (rclpy's multi-threaded executor spins hot while a submitted callback waits for a pool thread, which
+    starved a niced node here.) rclpy's signal handlers are off, so the node still logs its summary and
+    stops its stage cleanly before the context shuts down; SIGTERM (``ros2 launch``, Docker) is Ctrl-C.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         node = make_node()
     except (ConfigError, ParameterException) as error:
         get_logger(name).fatal(f"invalid parameters: {error}")
         rclpy.try_shutdown()
         return 2
-    executor = MultiThreadedExecutor(num_threads=threads)
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
+    started = time.monotonic()
     try:
-        executor.spin()
+        while True:  # wakes every WAKE_S, so Python's own SIGINT/SIGTERM handlers get to run
+            executor.spin_once(timeout_sec=WAKE_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node.get_logger().info(node.summary())
         node.shutdown_stage()
+        node.get_logger().info(f"{node.summary()} in {time.monotonic() - started:.0f} s")
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()

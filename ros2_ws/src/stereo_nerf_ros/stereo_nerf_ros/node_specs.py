@@ -35,16 +35,31 @@ class NodeSpec:
     parameter_groups: tuple[str, ...]
     """Groups of pipeline.yaml the node declares as ``group.name`` parameters."""
     inputs: dict[str, str]
-    """Subscribed topic -> message type (raw image topics: Image, or CompressedImage on ``<topic>/compressed``)."""
+    """Subscribed topic (relative, or /tf and /tf_static) -> message type (raw image topics: Image, or
+    CompressedImage on ``<topic>/compressed``)."""
     outputs: dict[str, str]
     """Published topic (node-relative ``~/...`` or absolute) -> message type."""
     services: dict[str, str]
     """Service (node-relative) -> service type."""
     lifecycle: bool = False
+    background: bool = False
+    """Runs at ``nodes.background_niceness``: takes only the CPU the front-end leaves."""
+    queue_parameter: str = "queue_size"
+    """The ``nodes`` parameter that sizes the node's drop-oldest input queue: ``queue_size`` where dropping
+    the oldest set is the policy under overload, ``frame_cache`` for nodes that must see every frame."""
 
 
 FRONTEND_GROUPS = ("sync", "nodes")
 _RAW = dict(zip(names.RAW_INPUTS, (IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True))
+_RECTIFIED = dict(zip(names.RECTIFIED_PAIR, (IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True))
+_TRACKER = dict(
+    zip(
+        (*names.TRACKER_INPUTS, *names.TRACKER_PRIOR_INPUTS),
+        (IMAGE, CAMERA_INFO, CAMERA_INFO, IMAGE, IMAGE),
+        strict=True,
+    )
+)
+_FRAME = dict(zip(names.FRAME_INPUTS, (IMAGE, IMAGE, IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True))
 
 SPECS: dict[str, NodeSpec] = {
     spec.name: spec
@@ -67,24 +82,17 @@ SPECS: dict[str, NodeSpec] = {
             names.MATCHER,
             "matcher_node",
             ("sync", "matching", "nodes"),
-            dict(zip(names.MATCHER_INPUTS, (IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True)),
+            _RECTIFIED,
             {names.MATCHES: POINT_CLOUD, names.POINTS: POINT_CLOUD},
             {},
+            background=True,
         ),
         NodeSpec(
             names.DEPTH_PRIOR,
             "depth_prior_node",
             ("sync", "depth_prior", "nodes"),
-            _RAW,
-            {
-                names.DEPTH: IMAGE,
-                names.CONFIDENCE: IMAGE,
-                names.MASK: IMAGE,
-                names.LEFT_RECT_IMAGE: IMAGE,
-                names.LEFT_RECT_INFO: CAMERA_INFO,
-                names.RIGHT_RECT_INFO: CAMERA_INFO,
-                topics.TF_STATIC: TF,
-            },
+            _RECTIFIED,
+            {names.DEPTH: IMAGE, names.CONFIDENCE: IMAGE, names.MASK: IMAGE, names.DEPTH_INFO: CAMERA_INFO},
             {},
         ),
         NodeSpec(
@@ -92,29 +100,21 @@ SPECS: dict[str, NodeSpec] = {
             "tracker_node",
             ("sync", "matching", "odometry", "keyframes", "tracking", "nodes"),
             {
-                **dict(zip(names.TRACKER_INPUTS, (IMAGE, IMAGE, IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True)),
-                topics.LEFT_CAMERA_INFO: CAMERA_INFO,
+                **_TRACKER,
+                names.RAW_LEFT_INFO: CAMERA_INFO,
                 topics.TF: TF,
-                topics.GROUND_TRUTH_POSE: POSE,
+                topics.TF_STATIC: TF,
+                names.GROUND_TRUTH_POSE: POSE,
             },
             {names.KEYFRAME_POSE: POSE, names.POSE: POSE, names.PATH: PATH, topics.TF: TF},
             {},
+            queue_parameter="frame_cache",
         ),
         NodeSpec(
             names.TRAINER,
             "trainer_node",
             ("sync", "trainer", "nodes"),
-            {
-                **dict(
-                    zip(
-                        names.TRAINER_FRAME_INPUTS,
-                        (IMAGE, IMAGE, IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO),
-                        strict=True,
-                    )
-                ),
-                names.TRAINER_POSE_INPUTS[0]: POSE,
-                names.TRAINER_POSE_INPUTS[1]: POSE,
-            },
+            {**_FRAME, names.TRAINER_POSE_INPUTS[0]: POSE, names.TRAINER_POSE_INPUTS[1]: POSE},
             {
                 names.RENDERED_DEPTH: IMAGE,
                 names.RENDERED_IMAGE: IMAGE,
@@ -124,6 +124,8 @@ SPECS: dict[str, NodeSpec] = {
             },
             dict.fromkeys(names.TRAINER_SERVICES, TRIGGER),
             lifecycle=True,
+            background=True,
+            queue_parameter="frame_cache",
         ),
     )
 }

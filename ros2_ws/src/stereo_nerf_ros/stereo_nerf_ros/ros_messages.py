@@ -4,16 +4,23 @@ rclpy's generated setters accept ``array.array`` for ``uint8[]`` and ``float64[]
 (numpy arrays are accepted only for fixed-size arrays such as CameraInfo's ``k``/``r``/``p``),
 so the array factories produce ``array.array`` objects. rclpy is imported only inside
 :func:`rclpy_message_classes`, so this module imports without ROS.
+
+``tf2_msgs`` is optional: where it is not installed (the PyPI wheels have no tf2_msgs), ``TFMessage``
+is None, :func:`tf_unavailable` says why, and the nodes publish everything but /tf and /tf_static.
 """
 
 from __future__ import annotations
 
 import array
+import importlib
+from functools import cache
 from typing import Any
 
 import numpy as np
 
 from stereo_nerf_core.io.messages import MessageClasses
+
+TF_PACKAGE = "tf2_msgs"
 
 
 def uint8_array(data: bytes) -> array.array[int]:
@@ -26,16 +33,26 @@ def float64_array(values: Any) -> array.array[float]:
     return array.array("d", np.ascontiguousarray(values, dtype=np.float64).reshape(-1).tobytes())
 
 
+@cache
+def tf_unavailable() -> str | None:
+    """Why /tf and /tf_static cannot be used over ROS here (``tf2_msgs`` missing), or None when they can."""
+    try:
+        importlib.import_module(f"{TF_PACKAGE}.msg")
+    except ImportError as error:
+        return f"the ROS package {TF_PACKAGE} is not installed ({error})"
+    return None
+
+
 def rclpy_message_classes() -> MessageClasses:
-    """Message classes of the sourced ROS 2 installation (needs rclpy's message packages)."""
+    """Message classes of the sourced ROS 2 installation (needs rclpy's message packages; tf2_msgs optional)."""
     from builtin_interfaces.msg import Duration, Time
     from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Transform, TransformStamped, Vector3
     from nav_msgs.msg import Path
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField, RegionOfInterest
     from std_msgs.msg import ColorRGBA, Header
-    from tf2_msgs.msg import TFMessage
     from visualization_msgs.msg import Marker, MeshFile
 
+    tf_message = None if tf_unavailable() else importlib.import_module(f"{TF_PACKAGE}.msg").TFMessage
     return MessageClasses(
         Time=Time,
         Header=Header,
@@ -49,7 +66,7 @@ def rclpy_message_classes() -> MessageClasses:
         TransformStamped=TransformStamped,
         Transform=Transform,
         Vector3=Vector3,
-        TFMessage=TFMessage,
+        TFMessage=tf_message,
         CompressedImage=CompressedImage,
         PointCloud2=PointCloud2,
         PointField=PointField,

@@ -1,8 +1,9 @@
 """stereo_frontend node: raw stereo pair + camera_info -> rectified pair, rectified camera_info, /tf_static.
 
-A thin rclpy shell around :class:`stereo_nerf_core.pipeline.node_stages.StereoFrontendStage`
-(topics and frames: :mod:`stereo_nerf_core.pipeline.node_topics`; queue, worker and errors:
-:mod:`stereo_nerf_ros.node_runtime`). Images are sensor_msgs/Image, or CompressedImage on
+A thin rclpy shell around :class:`stereo_nerf_core.pipeline.node_stages.StereoFrontendStage` (topics and
+frames: :mod:`stereo_nerf_core.pipeline.node_topics`; queue, worker and errors:
+:mod:`stereo_nerf_ros.node_runtime`). The only node that rectifies: the matcher, depth_prior, tracker and
+trainer take its rectified pair. Images are sensor_msgs/Image, or CompressedImage on
 ``<topic>/compressed`` with ``nodes.compressed_input``.
 """
 
@@ -29,7 +30,7 @@ class StereoFrontendNode(Node):
         self.stage = StereoFrontendStage(self.runtime.config, self.runtime.classes)
         self.runtime.create_publishers()
         self.topic_names = self.runtime.synchronise(names.RAW_INPUTS, approximate=True)
-        self._worker = self.runtime.start_worker()
+        self.runtime.start_worker()
         self.get_logger().info(f"rectifying {self.topic_names[0]} + {self.topic_names[1]}")
 
     def _process(self, item: tuple[Any, ...]) -> dict[str, Any]:
@@ -40,7 +41,8 @@ class StereoFrontendNode(Node):
         return self.runtime.summary()
 
     def shutdown_stage(self) -> None:
-        """Nothing to release."""
+        """Stop the worker."""
+        self.runtime.stop_worker()
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,9 +1,11 @@
-"""tracker node: depth_prior frames -> camera pose, path, /tf (world -> raw left optical frame), keyframes.
+"""tracker node: rectified left image (+ depth prior for keyframes) -> camera pose, path, /tf, keyframes.
 
-A thin rclpy shell around :class:`stereo_nerf_core.pipeline.tracker_stage.TrackerStage` (poses,
-frames and the pose sources are documented there). Side inputs (the raw left camera_info and,
-with ``tracking.pose_source`` tf or ground_truth, /tf or /ground_truth/pose) run in the worker's
-callback group, so they never interleave with a frame being tracked.
+A thin rclpy shell around :class:`stereo_nerf_core.pipeline.tracker_stage.TrackerStage` (poses, frames
+and the pose sources are documented there). The worker thread poses each rectified image as it comes and
+waits (up to ``tracking.prior_timeout_s``) for depth_prior only when the frame becomes a keyframe. Side
+inputs run on the executor meanwhile: depth priors, the raw left camera_info and, with
+``tracking.pose_source`` tf, ``/tf`` and ``/tf_static`` (the robot's chain), or with ground_truth,
+``ground_truth/pose``; a frame whose robot pose has not arrived yet waits up to ``tracking.tf_timeout_s``.
 """
 
 from __future__ import annotations
@@ -11,58 +13,55 @@ from __future__ import annotations
 from typing import Any
 
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
 
+from stereo_nerf_core.errors import ConfigError
 from stereo_nerf_core.io import topics
+from stereo_nerf_core.io.messages import stamp_ns
 from stereo_nerf_core.pipeline import node_topics as names
 from stereo_nerf_core.pipeline.tracker_stage import TrackerStage
-from stereo_nerf_ros.node_runtime import TF_QOS, NodeRuntime, spin_node
-from stereo_nerf_ros.node_specs import SPECS, message_class
+from stereo_nerf_ros.node_runtime import NodeRuntime, spin_node
+from stereo_nerf_ros.node_specs import SPECS
+from stereo_nerf_ros.ros_messages import tf_unavailable
 
 SPEC = SPECS[names.TRACKER]
 
 
 class TrackerNode(Node):
-    """Tracks each depth_prior frame and selects keyframes."""
+    """Tracks each frame and selects keyframes."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(SPEC.name, **kwargs)
         self.runtime = NodeRuntime(self, SPEC, self._process)
+        source = self.runtime.config.tracking.pose_source
+        if source == "tf" and tf_unavailable():
+            raise ConfigError(f"tracking.pose_source is 'tf' but /tf cannot be read: {tf_unavailable()}")
         self.stage = TrackerStage(self.runtime.config, self.runtime.classes)
         self.runtime.create_publishers()
         self.topic_names = self.runtime.synchronise(names.TRACKER_INPUTS, approximate=False)
-        group = self.runtime.worker_group
-        self._side = [
-            self.create_subscription(
-                message_class(SPEC.inputs[topics.LEFT_CAMERA_INFO]),
-                topics.LEFT_CAMERA_INFO,
-                self.stage.accept_raw_camera_info,
-                qos_profile_sensor_data,
-                callback_group=group,
-            )
-        ]
-        source = self.runtime.config.tracking.pose_source
+        self.prior_names = self.runtime.synchronise(
+            names.TRACKER_PRIOR_INPUTS, approximate=False, on_set=self.stage.accept_prior
+        )
+        self._side = [self.runtime.subscribe(names.RAW_LEFT_INFO, self.stage.accept_raw_camera_info)]
         if source == "tf":
+            self._side.append(self.runtime.subscribe(topics.TF, self.stage.accept_tf))
             self._side.append(
-                self.create_subscription(
-                    message_class(SPEC.inputs[topics.TF]), topics.TF, self.stage.accept_tf, TF_QOS, callback_group=group
-                )
+                self.runtime.subscribe(topics.TF_STATIC, lambda msg: self.stage.accept_tf(msg, static=True))
             )
         elif source == "ground_truth":
-            self._side.append(
-                self.create_subscription(
-                    message_class(SPEC.inputs[topics.GROUND_TRUTH_POSE]),
-                    topics.GROUND_TRUTH_POSE,
-                    self.stage.accept_pose,
-                    qos_profile_sensor_data,
-                    callback_group=group,
-                )
-            )
-        self._worker = self.runtime.start_worker()
-        self.get_logger().info(f"tracking {self.topic_names[3]} with poses from {source}")
+            self._side.append(self.runtime.subscribe(names.GROUND_TRUTH_POSE, self.stage.accept_pose))
+        self.runtime.start_worker()
+        self.get_logger().info(f"tracking {self.topic_names[0]} with poses from {source}")
 
     def _process(self, item: tuple[Any, ...]) -> dict[str, Any]:
-        return self.stage.process(*item, topic_names=self.topic_names)
+        outputs = self.stage.track(*item, topic_names=self.topic_names)
+        if outputs is None:  # a keyframe: wait for its depth prior
+            prior = self.stage.wait_prior(stamp_ns(item[0].header), self.runtime.config.tracking.prior_timeout_s)
+            outputs = self.stage.finish(prior, topic_names=self.prior_names)
+        if not outputs and self.stage.lost_reason:
+            self.get_logger().warning(
+                f"no pose for a frame ({self.stage.lost} so far): {self.stage.lost_reason}", throttle_duration_sec=5.0
+            )
+        return outputs
 
     def summary(self) -> str:
         """Counts of input sets, tracked and lost frames and keyframes."""
@@ -70,7 +69,8 @@ class TrackerNode(Node):
         return f"{self.runtime.summary()}; {stage.tracked} tracked, {stage.lost} lost, {stage.keyframes} keyframes"
 
     def shutdown_stage(self) -> None:
-        """Nothing to release."""
+        """Stop the worker."""
+        self.runtime.stop_worker()
 
 
 def main(args: list[str] | None = None) -> int:

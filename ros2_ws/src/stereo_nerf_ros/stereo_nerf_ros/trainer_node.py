@@ -1,36 +1,35 @@
 """trainer node (lifecycle): keyframes -> continuous training, rendered views, cloud, refined path, mesh.
 
 A thin rclpy shell around :class:`stereo_nerf_core.pipeline.trainer_stage.TrainerStage` (inputs,
-outputs and rates are documented there). Lifecycle transitions: ``configure`` creates the model
-(torch and the GPU are touched only then), ``activate`` starts training on its background thread
-and the output timer, ``deactivate`` stops both, ``cleanup`` drops the model. ``main()`` configures
-and activates at start-up; ``ros2 lifecycle set /trainer deactivate`` (etc.) controls it later.
+outputs and rates are documented there). Lifecycle transitions are symmetric: ``configure`` creates the
+model (torch and the GPU are touched only then), the lifecycle publishers, the subscriptions and the
+services; ``activate`` starts training on its background thread and the output thread (and enables the
+publishers); ``deactivate`` stops both; ``cleanup`` destroys everything ``configure`` made. ``main()``
+configures and activates at start-up; ``ros2 lifecycle set /trainer deactivate`` (etc.) controls it later.
 
 Services (std_srvs/Trigger; the paths are the parameters ``nodes.checkpoint_path`` and
 ``nodes.mesh_path``): ``~/save_checkpoint``, ``~/load_checkpoint``, ``~/reset``, ``~/write_mesh`` and
 ``~/render`` (publishes the latest frame's rendered depth and colour now, on request).
 Inputs are only cached (the keyframe buffer has its own lock), so the trainer never blocks the
-front-end; outputs are rendered from a timer in its own callback group.
+front-end; it runs at ``nodes.background_niceness``, so it trains on the CPU the front-end leaves.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import qos_profile_sensor_data
 
 from stereo_nerf_core.errors import StereoNerfError
 from stereo_nerf_core.pipeline import node_topics as names
-from stereo_nerf_core.pipeline.trainer_stage import TrainerStage
+from stereo_nerf_core.pipeline.trainer_stage import OUTPUT_KINDS, TrainerStage
 from stereo_nerf_ros.node_runtime import NodeRuntime, spin_node
 from stereo_nerf_ros.node_specs import SPECS, TRIGGER, message_class
 
 SPEC = SPECS[names.TRAINER]
-OUTPUT_PERIOD_S = 0.05
-"""How often the output timer asks which outputs are due (node clock: sim time with a bag)."""
 
 
 class TrainerNode(LifecycleNode):
@@ -40,14 +39,14 @@ class TrainerNode(LifecycleNode):
         super().__init__(SPEC.name, **kwargs)
         self.runtime = NodeRuntime(self, SPEC, self._cache_frame)
         self.stage = TrainerStage(self.runtime.config, self.runtime.classes)
-        self.output_group = MutuallyExclusiveCallbackGroup()
-        self._timer: Any = None
-        self._worker: Any = None
-        self._services: list[Any] = []
+        self._outputs: list[threading.Thread] = []
+        self._stop_outputs = threading.Event()
+        self._pose_subscriptions: list[Any] = []
+        self._trigger_services: list[Any] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Create the model, publishers, subscriptions and services."""
+        """Create the model, lifecycle publishers, subscriptions and services."""
         try:
             self.stage.configure()
         except (StereoNerfError, RuntimeError) as error:
@@ -55,23 +54,10 @@ class TrainerNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.runtime.create_publishers()
         self.topic_names = self.runtime.synchronise(names.TRAINER_FRAME_INPUTS, approximate=False)
-        pose_type = message_class(SPEC.inputs[names.TRAINER_POSE_INPUTS[0]])
-        group = self.runtime.worker_group
-        self._poses = [
-            self.create_subscription(
-                pose_type,
-                names.TRAINER_POSE_INPUTS[0],
-                self.stage.accept_pose,
-                qos_profile_sensor_data,
-                callback_group=group,
-            ),
-            self.create_subscription(
-                pose_type,
-                names.TRAINER_POSE_INPUTS[1],
-                self.stage.accept_keyframe_pose,
-                qos_profile_sensor_data,
-                callback_group=group,
-            ),
+        pose, keyframe_pose = names.TRAINER_POSE_INPUTS
+        self._pose_subscriptions = [
+            self.runtime.subscribe(pose, self.stage.accept_pose),
+            self.runtime.subscribe(keyframe_pose, self.stage.accept_keyframe_pose),
         ]
         handlers: dict[str, Callable[[], str]] = {
             names.SAVE_CHECKPOINT: lambda: str(self.stage.save_checkpoint(self.runtime.config.nodes.checkpoint_path)),
@@ -81,44 +67,74 @@ class TrainerNode(LifecycleNode):
             names.RENDER: self._render_now,
         }
         trigger = message_class(TRIGGER)
-        self._services = [
-            self.create_service(trigger, name, self._service(handler), callback_group=self.output_group)
-            for name, handler in handlers.items()
+        self._trigger_services = [
+            self.create_service(trigger, name, self._service(handler)) for name, handler in handlers.items()
         ]
-        self._worker = self.runtime.start_worker()
+        self.runtime.start_worker()
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Start training and the output timer."""
+        """Start training and the output thread."""
         self.stage.activate()
-        self._timer = self.create_timer(OUTPUT_PERIOD_S, self._outputs, callback_group=self.output_group)
+        self._stop_outputs.clear()
+        self._outputs = [
+            threading.Thread(target=self._publish_outputs, args=(kind,), name=f"trainer-{kind}", daemon=True)
+            for kind in OUTPUT_KINDS
+        ]
+        for thread in self._outputs:
+            thread.start()
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop training and the output timer."""
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
+        """Stop the output thread and training."""
+        self._stop_output_thread()
         self.stage.deactivate()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Drop the model."""
-        self.stage.cleanup()
+        """Destroy what configure made: services, subscriptions, publishers, the model."""
+        self._release()
         return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop everything (from any state)."""
+        self._stop_output_thread()
+        self.stage.deactivate()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        self.runtime.stop_worker()
+        for service in self._trigger_services:
+            self.destroy_service(service)
+        for subscription in self._pose_subscriptions:
+            self.destroy_subscription(subscription)
+        self._trigger_services, self._pose_subscriptions = [], []
+        self.runtime.unsubscribe()
+        self.runtime.destroy_publishers()
+        self.stage.cleanup()
 
     # -- work ----------------------------------------------------------------------------------
     def _cache_frame(self, item: tuple[Any, ...]) -> dict[str, Any]:
         self.stage.accept_frame(*item, topic_names=self.topic_names)
         return {}
 
-    def _outputs(self) -> None:
-        try:
-            outputs = self.stage.outputs_due(self.get_clock().now().nanoseconds)
-        except (StereoNerfError, ValueError) as error:
-            self.get_logger().error(f"rendering the outputs failed: {error}", throttle_duration_sec=5.0)
-            return
-        self.runtime.publish(outputs)
+    def _publish_outputs(self, kind: str) -> None:
+        """Outputs of one kind (renders; cloud and mesh) at their rates, until deactivated (a failure is logged,
+        then retried)."""
+        while not self._stop_outputs.is_set():
+            try:
+                for outputs in self.stage.outputs_due(time.monotonic_ns(), (kind,)):
+                    self.runtime.publish(outputs)
+            except (StereoNerfError, ValueError, RuntimeError) as error:
+                self.get_logger().error(f"{kind} outputs failed: {error}", throttle_duration_sec=5.0)
+            self._stop_outputs.wait(self.stage.output_wait_s(time.monotonic_ns(), (kind,)))
+
+    def _stop_output_thread(self) -> None:
+        self._stop_outputs.set()
+        for thread in self._outputs:
+            thread.join()
+        self._outputs = []
 
     def _render_now(self) -> str:
         outputs = self.stage.render_latest()
@@ -154,8 +170,10 @@ class TrainerNode(LifecycleNode):
         )
 
     def shutdown_stage(self) -> None:
-        """Stop training."""
+        """Stop outputs, training and the worker."""
+        self._stop_output_thread()
         self.stage.deactivate()
+        self.runtime.stop_worker()
 
 
 def _configured_and_active() -> TrainerNode:
@@ -167,7 +185,7 @@ def _configured_and_active() -> TrainerNode:
 
 def main(args: list[str] | None = None) -> int:
     """Console script ``trainer_node``: configures and activates the lifecycle node, then spins."""
-    return spin_node(_configured_and_active, SPEC.name, args, threads=4)
+    return spin_node(_configured_and_active, SPEC.name, args)
 
 
 if __name__ == "__main__":
