@@ -1,5 +1,7 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
-# Each creates the virtual environment in .venv on first run (pinned in requirements.lock).
+# Each creates the virtual environment in .venv on first run: requirements.lock, then the ROS 2 Jazzy
+# wheels of requirements-ros.lock (exact versions with their hashes). ../shared/ros2 (launch, launch_ros,
+# message_filters) is put on the path by the ROS tests and the live benchmark themselves.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,11 +9,12 @@ STAMP := $(VENV)/.installed
 SAMPLE_BAG := rosbags/sample_endoscope
 CONFIG := config/pipeline.yaml
 
-.PHONY: demo test lint typecheck unit bench sample-bag clean
+.PHONY: demo test lint typecheck unit bench live-bench sample-bag clean
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-ros.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-ros.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -31,6 +34,10 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/replay_stages.py $(SAMPLE_BAG) --config $(CONFIG)
+
+# The live graph (colcon build, launch file, bag player, probe) at 1x, 2x and 4x the bag's rate.
+live-bench: $(STAMP)
+	$(PY) benchmarks/live_graph.py $(SAMPLE_BAG) --config $(CONFIG)
 
 # Remakes the committed sample bag (deterministic from the seed).
 sample-bag: $(STAMP)

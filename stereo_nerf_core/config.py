@@ -49,7 +49,8 @@ class DepthPriorConfig:
     refinement), "seeded" (grown from sparse SIFT matches by NCC), "torchscript" (a network, model_path) or
     "self_supervised" (the monocular network trained from the stream, self_supervised_weights_path)."""
     threads: int = 0
-    """OpenCV threads of the prior (0: one per core): the latency-critical stage of the live graph."""
+    """OpenCV threads of the live depth_prior node (0: the cores its front-end peers, stereo_frontend and tracker,
+    leave; at least 1): the latency-critical stage of the live graph."""
     min_depth_m: float = 0.02
     """Nearest depth searched, in metres; sets the disparity range."""
     max_depth_m: float = 0.30

@@ -4,9 +4,9 @@ Robots publish their kinematic chain (``world -> base -> ... -> camera``) as sep
 its own rate, plus static edges. :class:`TransformBuffer` stores every edge (a child has one parent),
 and :meth:`TransformBuffer.lookup` composes the chain between any two frames of the tree at a stamp,
 interpolating each dynamic edge between its two nearest samples (slerp and lerp). Asking beyond an
-edge's newest sample raises :class:`TransformNotYetError` (a later message may still bring it: the caller
-can :meth:`wait <TransformBuffer.wait_for>` a bounded time); a frame that is not connected, or a stamp
-older than an edge's history, raises :class:`TransformError`. Thread-safe.
+edge's newest sample, or between frames not connected yet, raises :class:`TransformNotYetError` (a later
+message may still bring it: the caller can :meth:`wait <TransformBuffer.wait_for>` a bounded time); a stamp
+older than an edge's history raises :class:`TransformError`. Thread-safe.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class TransformError(GeometryError):
 
 
 class TransformNotYetError(TransformError):
-    """The chain exists but an edge has no sample at or after the stamp yet (it may still arrive)."""
+    """The frames are not connected yet, or an edge has no sample at or after the stamp yet (it may arrive)."""
 
 
 @dataclass
@@ -118,8 +118,8 @@ class TransformBuffer:
         with self._changed:
             up_source, up_target = self._chain(source), self._chain(target)
             common = next((frame for frame in up_source if frame in up_target), None)
-            if common is None:
-                raise TransformError(
+            if common is None:  # a link may still come (a robot driver starting after the camera)
+                raise TransformNotYetError(
                     f"no transform between {target!r} and {source!r}: their trees have the roots "
                     f"{up_target[-1]!r} and {up_source[-1]!r}"
                 )

@@ -61,9 +61,7 @@ class StereoInput:
     right_raw_frame_id: str = topics.RIGHT_OPTICAL_FRAME
 
 
-def convert_stereo_messages(
-    messages: StereoMessages, topic_names: tuple[str, str, str, str] = names.RAW_INPUTS
-) -> StereoInput:
+def convert_stereo_messages(messages: StereoMessages, topic_names: tuple[str, ...] = names.RAW_INPUTS) -> StereoInput:
     """Images (Image or CompressedImage) and camera models of a set; MessageError names the topic at fault."""
     left_topic, right_topic, left_info_topic, right_info_topic = topic_names
     left = any_image_to_rgb(messages.left_image, topic=left_topic)
@@ -158,7 +156,7 @@ class StereoFrontendStage:
         self.calibrations = CalibrationCache()
         self.static = _StaticTransforms()
 
-    def process(self, messages: StereoMessages, topic_names: tuple[str, str, str, str] = names.RAW_INPUTS) -> dict:
+    def process(self, messages: StereoMessages, topic_names: tuple[str, ...] = names.RAW_INPUTS) -> dict:
         """Outputs of one set; raises MessageError or FrontendError naming the topic or the problem."""
         converted = convert_stereo_messages(messages, topic_names)
         if converted.left_rgb.shape != converted.right_rgb.shape:
@@ -243,6 +241,17 @@ def rectified_pair(
                 f"{calibration.size[0]}x{calibration.size[1]}"
             )
     return left, right
+
+
+FRONT_END_PEERS = 2
+"""Front-end nodes beside depth_prior (stereo_frontend, tracker), each busy on about one core at the camera's rate."""
+
+
+def depth_prior_threads(requested: int, cores: int) -> int:
+    """OpenCV threads of the depth_prior node: ``depth_prior.threads``, or with 0 the cores its front-end peers
+    leave (at least 1). More threads than that only contend with them: on 2 cores, 2 threads made the prior
+    151 ms per pair in the live graph against 107 ms with 1 (``benchmarks/live_graph.py``)."""
+    return requested if requested > 0 else max(1, cores - FRONT_END_PEERS)
 
 
 class DepthPriorNodeStage:

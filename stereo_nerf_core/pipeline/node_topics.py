@@ -32,8 +32,11 @@ def relative(topic: str) -> str:
     return topic.lstrip("/")
 
 
-RAW_INPUTS = tuple(
-    relative(t) for t in (topics.LEFT_IMAGE, topics.RIGHT_IMAGE, topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO)
+RAW_INPUTS: tuple[str, str, str, str] = (
+    relative(topics.LEFT_IMAGE),
+    relative(topics.RIGHT_IMAGE),
+    relative(topics.LEFT_CAMERA_INFO),
+    relative(topics.RIGHT_CAMERA_INFO),
 )
 """The driver's topics, relative (remapped in the launch file); images are Image or, with
 ``nodes.compressed_input``, CompressedImage on ``<image topic>/compressed``."""

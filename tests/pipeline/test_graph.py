@@ -35,11 +35,8 @@ PER_FRAME = {  # topic: (type, frame_id) published once per frame with the frame
     "/depth_prior/depth": ("sensor_msgs/msg/Image", LEFT_RECT),
     "/depth_prior/confidence": ("sensor_msgs/msg/Image", LEFT_RECT),
     "/depth_prior/mask": ("sensor_msgs/msg/Image", LEFT_RECT),
-    "/depth_prior/left/image_rect": ("sensor_msgs/msg/Image", LEFT_RECT),
-    "/depth_prior/left/camera_info": ("sensor_msgs/msg/CameraInfo", LEFT_RECT),
-    "/depth_prior/right/camera_info": ("sensor_msgs/msg/CameraInfo", RIGHT_RECT),
+    "/depth_prior/camera_info": ("sensor_msgs/msg/CameraInfo", LEFT_RECT),
     "/tracker/pose": ("geometry_msgs/msg/PoseStamped", topics.WORLD_FRAME),
-    "/tracker/path": ("nav_msgs/msg/Path", topics.WORLD_FRAME),
     "/tf": ("tf2_msgs/msg/TFMessage", None),
 }
 
@@ -105,7 +102,7 @@ def test_every_per_frame_topic_has_one_message_per_frame_with_its_stamp(run: Gra
 
 def test_static_transforms_hang_the_rectified_frames_below_the_raw_ones(run: GraphRun) -> None:
     published = [p for p in run.published if p.topic == topics.TF_STATIC]
-    assert [p.node for p in published] == [names.STEREO_FRONTEND, names.DEPTH_PRIOR]  # once each: one calibration
+    assert [p.node for p in published] == [names.STEREO_FRONTEND]  # once: one calibration, rectified once
     for item in published:
         pairs = [(t.parent, t.child, t.stamp_ns) for t in tf_to_transforms(item.msg)]
         assert pairs == [
@@ -130,10 +127,11 @@ def test_odometry_follows_the_ground_truth(run: GraphRun) -> None:
     for tf, pose in zip(run.on("/tf"), poses, strict=True):
         (transform,) = tf_to_transforms(tf)
         np.testing.assert_allclose(transform.T_parent_child @ T_raw_rect, pose, atol=1e-9)
-    stamps, path = path_to_poses(run.on("/tracker/path")[-1])
-    assert stamps == STAMPS
-    np.testing.assert_allclose(path, np.stack(poses), atol=1e-12)
-    assert [len(m.poses) for m in run.on("/tracker/path")] == list(range(1, FRAMES + 1))
+    # the path: at nodes.path_rate_hz (1 Hz) by stamps, so once in these 0.9 s, with the poses so far
+    (path_msg,) = run.on("/tracker/path")
+    stamps, path = path_to_poses(path_msg)
+    assert stamps == STAMPS[:1] and stamp_ns(path_msg.header) == FIRST_STAMP
+    np.testing.assert_allclose(path, np.stack(poses[:1]), atol=1e-12)
 
 
 def test_matched_points_lie_on_the_tissue(run: GraphRun) -> None:
@@ -196,7 +194,7 @@ def test_bad_input_sets_are_reported_per_node_and_skipped() -> None:
     bad: Any = messages[0].msg  # a camera_info where an image should be
     graph.feed(topics.LEFT_IMAGE, _with_encoding(bad))
     graph.feed(topics.RIGHT_IMAGE, _with_encoding(bad))
-    assert "stereo_frontend" in graph.run.failures and "depth_prior" in graph.run.failures
+    assert list(graph.run.failures) == ["stereo_frontend"]  # nothing downstream ever sees the bad pair
     assert topics.LEFT_IMAGE in graph.run.failures["stereo_frontend"][0]
     graph.trainer.cleanup()
 

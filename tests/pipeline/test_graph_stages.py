@@ -72,9 +72,14 @@ def test_node_topics_resolve_like_ros() -> None:
     assert names.resolve("tracker", "~/pose") == "/tracker/pose"
     assert names.resolve("tracker", "~/pose", "cart") == "/cart/tracker/pose"
     assert names.resolve("tracker", "/tf", "cart") == "/tf"
-    assert names.TRACKER_INPUTS[0] == "/depth_prior/depth"
-    assert names.MATCHER_INPUTS[0] == "/stereo_frontend/left/image_rect"
-    assert names.TRAINER_POSE_INPUTS == ("/tracker/pose", "/tracker/keyframe_pose")
+    # inputs are relative: they resolve in the node's namespace, so the whole graph moves with it
+    assert names.TRACKER_INPUTS[0] == "stereo_frontend/left/image_rect"
+    assert names.TRACKER_PRIOR_INPUTS == ("depth_prior/depth", "depth_prior/confidence")
+    assert names.DEPTH_PRIOR_INPUTS == names.MATCHER_INPUTS == names.RECTIFIED_PAIR
+    assert names.TRAINER_POSE_INPUTS == ("tracker/pose", "tracker/keyframe_pose")
+    assert names.RAW_INPUTS[0] == "stereo/left/image_raw"
+    assert names.resolve("depth_prior", names.TRACKER_PRIOR_INPUTS[0], "cart") == "/cart/depth_prior/depth"
+    assert names.resolve("tracker", names.RAW_INPUTS[0]) == "/stereo/left/image_raw"
 
 
 def _frame_messages(rig: StereoCalibration, stamp: int) -> tuple[object, ...]:
@@ -112,7 +117,7 @@ def test_trainer_stage_life_cycle_and_inputs_never_wait_for_training(small_rig: 
     (keyframe,) = stage.trainer.buffer.snapshot()
     assert keyframe.stamp_ns == 7 and keyframe.depth.shape == (small_rig.size[1], small_rig.size[0])
     np.testing.assert_allclose(keyframe.K, small_rig.K_rect)
-    assert stage.outputs_due(7) == {}  # no field yet: nothing to publish, and why is kept
+    assert list(stage.outputs_due(7)) == []  # no field yet: nothing to publish, and why is kept
     assert "no model yet" in stage.outputs_skipped["~/rendered/depth"]
     stage.reset()
     assert stage.keyframes_added == 0 and stage.trainer is not None and len(stage.trainer.buffer) == 0

@@ -113,8 +113,11 @@ class BagPlayer:
                 start, first_ns = time.monotonic(), message.log_time_ns
             due = start + (message.log_time_ns - first_ns) / 1e9 / self.rate
             delay = due - time.monotonic()
-            if delay > 0 and (stop.wait(delay) if stop is not None else time.sleep(delay)):
-                break
+            if delay > 0:
+                if stop is None:
+                    time.sleep(delay)
+                elif stop.wait(delay):
+                    break
             self._publish(message)
         return self.sent
 

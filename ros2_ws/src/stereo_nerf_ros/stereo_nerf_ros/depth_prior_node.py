@@ -10,13 +10,14 @@ computes it (:mod:`stereo_nerf_ros.node_runtime`).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import cv2
 from rclpy.node import Node
 
 from stereo_nerf_core.pipeline import node_topics as names
-from stereo_nerf_core.pipeline.node_stages import DepthPriorNodeStage
+from stereo_nerf_core.pipeline.node_stages import DepthPriorNodeStage, depth_prior_threads
 from stereo_nerf_ros.node_runtime import NodeRuntime, spin_node
 from stereo_nerf_ros.node_specs import SPECS
 
@@ -30,7 +31,7 @@ class DepthPriorNode(Node):
         super().__init__(SPEC.name, **kwargs)
         self.runtime = NodeRuntime(self, SPEC, self._process)
         self.config = self.runtime.config
-        cv2.setNumThreads(self.config.depth_prior.threads or -1)  # the latency-critical stage: every core
+        cv2.setNumThreads(depth_prior_threads(self.config.depth_prior.threads, os.cpu_count() or 1))
         self.stage = DepthPriorNodeStage(self.runtime.config, self.runtime.classes)
         self.runtime.create_publishers()
         self.topic_names = self.runtime.synchronise(names.DEPTH_PRIOR_INPUTS, approximate=False)

@@ -34,8 +34,8 @@ class Arrival:
     topic: str
     """Absolute topic."""
     type_name: str
-    stamp_ns: int | None
-    frame_id: str | None
+    stamp_ns: int
+    frame_id: str
     arrived_s: float
     """time.monotonic() when the callback ran."""
     msg: Any = None

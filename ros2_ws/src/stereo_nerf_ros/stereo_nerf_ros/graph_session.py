@@ -90,7 +90,11 @@ class NodeProcess:
 
 
 class LaunchedGraph:
-    """``pipeline.launch.py`` running in a subprocess (context manager: stops it on exit)."""
+    """``pipeline.launch.py`` running in a subprocess (context manager: stops it on exit).
+
+    The nodes run in the log file's folder: files they write on request (``nodes.checkpoint_path``,
+    ``nodes.mesh_path``, relative by default) land there, not in the caller's working directory.
+    """
 
     def __init__(
         self, install: Path, env: Mapping[str, str], log_file: Path, arguments: Mapping[str, str] | None = None
@@ -110,7 +114,12 @@ class LaunchedGraph:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "wb") as log:
             self.process = subprocess.Popen(
-                ["bash", "-c", script], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                ["bash", "-c", script],
+                env=self.env,
+                cwd=self.log_file.parent,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return self
 

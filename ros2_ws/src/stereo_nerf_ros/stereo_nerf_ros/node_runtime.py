@@ -168,7 +168,7 @@ class NodeRuntime:
         self._syncs.append((inputs, sync))
         return tuple(self.node.resolve_topic_name(topic) for topic in subscribed)
 
-    def subscribe(self, topic: str, callback: Callable[[Any], None]) -> Any:
+    def subscribe(self, topic: str, callback: Callable[[Any], object]) -> Any:
         """A plain subscription to a side input of the spec."""
         kind = message_class(self.spec.inputs[topic])
         return self.node.create_subscription(kind, topic, callback, input_qos(topic, self.input_depth))

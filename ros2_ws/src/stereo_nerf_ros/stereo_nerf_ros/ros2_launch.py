@@ -32,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m stereo_nerf_ros.ros2_launch PACKAGE LAUNCH_FILE [name:=value ...]", file=sys.stderr)
         return 2
     from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-    from launch import LaunchDescription, LaunchService
     from launch.actions import IncludeLaunchDescription
+    from launch.launch_description import LaunchDescription
     from launch.launch_description_sources import PythonLaunchDescriptionSource
+    from launch.launch_service import LaunchService
 
     package, launch_file = args[0], args[1]
     try:

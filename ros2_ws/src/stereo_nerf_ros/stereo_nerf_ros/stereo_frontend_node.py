@@ -34,7 +34,7 @@ class StereoFrontendNode(Node):
         self.get_logger().info(f"rectifying {self.topic_names[0]} + {self.topic_names[1]}")
 
     def _process(self, item: tuple[Any, ...]) -> dict[str, Any]:
-        return self.stage.process(StereoMessages(*item), self.topic_names)  # type: ignore[arg-type]
+        return self.stage.process(StereoMessages(*item), self.topic_names)
 
     def summary(self) -> str:
         """Counts of the node's input sets."""

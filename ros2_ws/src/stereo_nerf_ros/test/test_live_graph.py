@@ -31,21 +31,25 @@ FRAMES = 20
 """A 2 s slice of the sample bag (10 Hz)."""
 TRAINER_WAIT_S = 60.0
 """Longest wait for the trainer's first render and cloud after the slice (2 CPU cores, trainer in the background)."""
-TRAINING_S = 20.0
-"""How long the trainer trains after the slice before its renders are scored (~100 steps on 2 CPU cores)."""
+TRAINING_S = 50.0
+"""How long the trainer trains after the slice before its renders and mesh are checked (the run with the
+defaults only; 20 s was too short on a slower 2-core machine: render error 0.05, no surface yet)."""
+SURFACE_WAIT_S = 120.0
+"""Longest further wait for the trainer's first mesh marker, before write_mesh is called."""
 LEFT_RECT, RIGHT_RECT, WORLD = names.LEFT_RECT_OPTICAL_FRAME, names.RIGHT_RECT_OPTICAL_FRAME, "world"
 PER_FRAME = {
     "stereo_frontend/left/image_rect": LEFT_RECT,
     "stereo_frontend/right/image_rect": RIGHT_RECT,
     "stereo_frontend/left/camera_info": LEFT_RECT,
     "stereo_frontend/right/camera_info": RIGHT_RECT,
-    "depth_prior/depth": LEFT_RECT,
-    "depth_prior/confidence": LEFT_RECT,
-    "depth_prior/mask": LEFT_RECT,
-    "depth_prior/camera_info": LEFT_RECT,
     "tracker/pose": WORLD,
 }
 """Topics with one message per played pair, stamped with the pair's left stamp, and their frame."""
+DEPTH_OUTPUTS = ("depth_prior/depth", "depth_prior/confidence", "depth_prior/mask", "depth_prior/camera_info")
+MIN_DEPTH_SHARE = 0.85
+"""Pairs the depth prior must deliver. On the 2-core CI machine it takes ~95 ms a pair at the camera's 100 ms
+period, so a hiccup of the machine can make its drop-oldest queue drop one (counted; `make live-bench` measures
+delivery on the whole bag); the others have headroom and must deliver every pair."""
 SOME_FRAMES = {
     "matcher/matches": LEFT_RECT,
     "matcher/points": LEFT_RECT,
@@ -64,7 +68,9 @@ def truth() -> list[TruthFrame]:
     return list(bag_truth(SAMPLE_BAG, load_config(CONFIG), max_frames=FRAMES))
 
 
-def _run(workspace: tuple[Path, dict[str, str]], work: Path, namespace: str) -> Iterator[GraphSession]:
+def _run(
+    workspace: tuple[Path, dict[str, str]], work: Path, namespace: str, training_s: float
+) -> Iterator[GraphSession]:
     install, env = workspace
     kept = ("depth_prior/depth", "tracker/pose", "trainer/rendered/depth", "trainer/cloud")
     keep = [f"/{namespace}/{t}" if namespace else f"/{t}" for t in kept]
@@ -74,7 +80,7 @@ def _run(workspace: tuple[Path, dict[str, str]], work: Path, namespace: str) -> 
         wanted = [session.resolve(t) for t in ("trainer/rendered/depth", "trainer/cloud")]
         while time.monotonic() < deadline and not all(session.probe.count(t) for t in wanted):
             time.sleep(0.5)
-        time.sleep(TRAINING_S)
+        time.sleep(training_s)
         yield session
 
 
@@ -83,14 +89,14 @@ def default_run(
     ros_workspace: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GraphSession]:
     """The graph with the defaults (class-scoped: it is stopped before the namespaced one starts)."""
-    yield from _run(ros_workspace, tmp_path_factory.mktemp("default"), "")
+    yield from _run(ros_workspace, tmp_path_factory.mktemp("default"), "", TRAINING_S)
 
 
 @pytest.fixture(scope="class")
 def namespaced_run(
     ros_workspace: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GraphSession]:
-    yield from _run(ros_workspace, tmp_path_factory.mktemp("cart"), "cart1")
+    yield from _run(ros_workspace, tmp_path_factory.mktemp("cart"), "cart1", 0.0)
 
 
 def _check_interface(session: GraphSession, truth: list[TruthFrame]) -> None:
@@ -101,6 +107,12 @@ def _check_interface(session: GraphSession, truth: list[TruthFrame]) -> None:
         arrivals = probe.on(session.resolve(topic))
         assert [a.stamp_ns for a in arrivals] == played, f"{topic}: {len(arrivals)} of {FRAMES} pairs"
         assert {a.frame_id for a in arrivals} == {frame_id}, topic
+    depth_stamps = [[a.stamp_ns for a in probe.on(session.resolve(topic))] for topic in DEPTH_OUTPUTS]
+    for topic, stamps in zip(DEPTH_OUTPUTS, depth_stamps, strict=True):
+        assert stamps == depth_stamps[0], f"{topic} and {DEPTH_OUTPUTS[0]} carry different stamps"
+        assert stamps == [stamp for stamp in played if stamp in set(stamps)], f"{topic}: unplayed or out of order"
+        assert len(stamps) >= MIN_DEPTH_SHARE * len(played), f"{topic}: {len(stamps)} of {len(played)} pairs"
+        assert {a.frame_id for a in probe.on(session.resolve(topic))} == {LEFT_RECT}, topic
     for topic, frame_id in SOME_FRAMES.items():
         arrivals = probe.on(session.resolve(topic))
         assert arrivals, f"nothing on {session.resolve(topic)}"
@@ -168,9 +180,17 @@ class TestWithTheDefaults:
     def test_trainer_services_and_lifecycle_over_dds(self, default_run: GraphSession, tmp_path: Path) -> None:
         session = default_run
         trigger = "std_srvs/srv/Trigger"
-        for service in ("trainer/save_checkpoint", "trainer/load_checkpoint", "trainer/render"):
+        node_dir = session.graph.log_file.parent  # the nodes' working directory: relative files land here
+        # write_mesh needs a surface: wait until the trainer's own mesh marker (nodes.mesh_rate_hz) has one
+        deadline = time.monotonic() + SURFACE_WAIT_S
+        while time.monotonic() < deadline and not session.probe.count(session.resolve("trainer/mesh")):
+            time.sleep(1.0)
+        for service in ("trainer/save_checkpoint", "trainer/load_checkpoint", "trainer/write_mesh", "trainer/render"):
             reply = session.call(service, trigger)
             assert reply.success, (service, reply.message)
+            if service in ("trainer/save_checkpoint", "trainer/write_mesh"):
+                written = node_dir / reply.message
+                assert written.is_file() and written.stat().st_size > 1000, (service, reply.message)
         for label in ("deactivate", "activate", "deactivate", "cleanup", "configure", "activate"):
             assert session.transition(label), label
         assert session.trainer_state() == "active"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stereo_nerf_core.io import topics
+from stereo_nerf_core.pipeline.node_topics import RAW_INPUTS
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = PACKAGE_ROOT / "launch" / "pipeline.launch.py"
@@ -24,6 +24,8 @@ EXPECTED_ARGUMENTS = {
     "right_camera_info",
     "use_sim_time",
     "bag",
+    "bag_rate",
+    "respawn",
     "rviz",
 }
 
@@ -82,16 +84,20 @@ def test_default_config_is_the_installed_pipeline_yaml() -> None:
 
 def test_simple_defaults() -> None:
     arguments = _declared_arguments(_tree())
-    for name, value in (("use_sim_time", "false"), ("bag", ""), ("rviz", "false"), ("namespace", "")):
+    simple = {
+        "use_sim_time": "false",
+        "bag": "",
+        "bag_rate": "1.0",
+        "respawn": "false",
+        "rviz": "false",
+        "namespace": "",
+    }
+    for name, value in simple.items():
         default = _keyword(arguments[name], "default_value")
         assert isinstance(default, ast.Constant) and default.value == value, name
-    for name, constant in (
-        ("left_image", "LEFT_IMAGE"),
-        ("right_image", "RIGHT_IMAGE"),
-        ("left_camera_info", "LEFT_CAMERA_INFO"),
-        ("right_camera_info", "RIGHT_CAMERA_INFO"),
-    ):
-        assert ast.unparse(_keyword(arguments[name], "default_value")) == f"topics.{constant}", name
+    for index, name in enumerate(("left_image", "right_image", "left_camera_info", "right_camera_info")):
+        # relative: the driver's topics resolve in the launch namespace
+        assert ast.unparse(_keyword(arguments[name], "default_value")) == f"RAW_INPUTS[{index}]", name
     for call in arguments.values():
         assert isinstance(_keyword(call, "description"), ast.Constant)
 
@@ -167,14 +173,15 @@ def test_every_node_of_the_specs_is_started_with_the_yaml_and_its_remappings(des
 
     from stereo_nerf_core.pipeline.node_topics import NODES
 
-    nodes = [node.kwargs for node in _entities(description, "Node") if node.kwargs["package"] == "stereo_nerf_ros"]
+    nodes = [
+        node.kwargs
+        for node in _entities(description, "Node")
+        if node.kwargs["package"] == "stereo_nerf_ros" and node.kwargs["name"] != "bag_player"
+    ]
     assert [node["name"] for node in nodes] == list(NODES) == list(SPECS)
-    arguments = {
-        topics.LEFT_IMAGE: "left_image",
-        topics.RIGHT_IMAGE: "right_image",
-        topics.LEFT_CAMERA_INFO: "left_camera_info",
-        topics.RIGHT_CAMERA_INFO: "right_camera_info",
-    }
+    arguments = dict(
+        zip(RAW_INPUTS, ("left_image", "right_image", "left_camera_info", "right_camera_info"), strict=True)
+    )
     for node in nodes:
         spec = SPECS[node["name"]]
         assert node["executable"] == spec.executable
@@ -187,19 +194,23 @@ def test_every_node_of_the_specs_is_started_with_the_yaml_and_its_remappings(des
         plain = {source: _config_name(target) for source, target in node["remappings"] if not isinstance(target, list)}
         assert plain == {topic: name for topic, name in arguments.items() if topic in spec.inputs}, spec.name
         compressed = {source: target for source, target in node["remappings"] if isinstance(target, list)}
-        for topic in (topics.LEFT_IMAGE, topics.RIGHT_IMAGE):
+        for topic in RAW_INPUTS[:2]:
             if topic in spec.inputs:
                 target = compressed[f"{topic}/compressed"]
                 assert _config_name(target[0]) == arguments[topic] and target[1] == "/compressed"
+        assert _config_name(node["respawn"]) == "respawn"
     raw = {node["name"] for node in nodes if node["remappings"]}
-    assert raw == {"stereo_frontend", "depth_prior", "tracker"}  # tracker: the raw left camera_info
+    assert raw == {"stereo_frontend", "tracker"}  # the only raw input of the tracker: the left camera_info
 
 
 def test_bag_player_runs_only_with_a_bag(description: Any) -> None:
-    (player,) = _entities(description, "ExecuteProcess")
-    cmd = player.kwargs["cmd"]
-    assert cmd[:3] == ["ros2", "bag", "play"] and "--clock" in cmd
-    assert _config_name(cmd[3]) == "bag"
+    (player,) = [node for node in _entities(description, "Node") if node.kwargs["name"] == "bag_player"]
+    assert (player.kwargs["package"], player.kwargs["executable"]) == ("stereo_nerf_ros", "bag_player")
+    assert _config_name(player.kwargs["namespace"]) == "namespace"  # the bag plays into the graph's namespace
+    (parameters,) = player.kwargs["parameters"]
+    assert _config_name(parameters["bag"]) == "bag"
+    assert _config_name(parameters["rate"].args[0]) == "bag_rate"
+    assert _config_name(parameters["clock"].args[0]) == "use_sim_time"
     condition = player.kwargs["condition"]
     assert type(condition).__name__ == "IfCondition"
     (not_equals,) = condition.args

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import requires_ros
 from stereo_nerf_ros.node_specs import SPECS
 from stereo_nerf_ros.parameters import declare_pipeline_parameters, parameter_ranges
 
@@ -58,7 +59,8 @@ def test_console_scripts_start_every_node() -> None:
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "CONSOLE_SCRIPTS"
     )
     entries = {entry.split("=")[0].strip(): entry.split("=")[1].strip() for entry in ast.literal_eval(scripts)}
-    assert entries == {spec.executable: f"stereo_nerf_ros.{spec.executable}:main" for spec in SPECS.values()}
+    nodes = {spec.executable: f"stereo_nerf_ros.{spec.executable}:main" for spec in SPECS.values()}
+    assert entries == {**nodes, "bag_player": "stereo_nerf_ros.bag_player:main"}
 
 
 @pytest.mark.parametrize("name", list(SPECS))
@@ -101,19 +103,33 @@ def test_most_parameters_have_a_declared_range() -> None:
 def test_specs_publish_what_the_stages_return() -> None:
     assert tuple(SPECS["stereo_frontend"].outputs) == (*names.FRONTEND_OUTPUTS, topics.TF_STATIC)
     assert tuple(SPECS["matcher"].outputs) == names.MATCHER_OUTPUTS
-    assert tuple(SPECS["depth_prior"].outputs) == (*names.DEPTH_PRIOR_OUTPUTS, topics.TF_STATIC)
+    assert tuple(SPECS["depth_prior"].outputs) == names.DEPTH_PRIOR_OUTPUTS  # stereo_frontend owns /tf_static
     assert set(SPECS["tracker"].outputs) == {*names.TRACKER_OUTPUTS, topics.TF}
     assert tuple(SPECS["trainer"].outputs) == names.TRAINER_OUTPUTS
     assert tuple(SPECS["trainer"].services) == names.TRAINER_SERVICES
     assert [spec.lifecycle for spec in SPECS.values()] == [False, False, False, False, True]
+    # the matcher and the trainer take what CPU the front-end leaves; the tracker and trainer see every frame
+    assert {name for name, spec in SPECS.items() if spec.background} == {"matcher", "trainer"}
+    assert {name: spec.queue_parameter for name, spec in SPECS.items()} == {
+        "stereo_frontend": "queue_size",
+        "matcher": "queue_size",
+        "depth_prior": "queue_size",
+        "tracker": "frame_cache",
+        "trainer": "frame_cache",
+    }
 
 
-def test_runtime_uses_sensor_qos_and_the_sync_parameters() -> None:
-    source = (MODULES / "node_runtime.py").read_text()
-    assert "qos_profile=qos_profile_sensor_data" in source
-    assert "ApproximateTimeSynchronizer(inputs, queue_size=size, slop=self.config.sync.slop_s)" in source
-    assert "size = self.config.sync.queue_size" in source
-    assert "DropOldestQueue(" in source and "self.config.nodes.queue_size" in source
+@requires_ros
+def test_driver_topics_are_sensor_data_and_the_graph_s_own_reliable() -> None:
+    from rclpy.qos import DurabilityPolicy, ReliabilityPolicy, qos_profile_sensor_data
+    from stereo_nerf_ros.node_runtime import input_qos
+
+    for topic in (*names.RAW_INPUTS, f"{names.RAW_INPUTS[0]}/compressed"):
+        assert input_qos(topic, 30) == qos_profile_sensor_data, topic
+    for topic in (*names.RECTIFIED_PAIR, *names.TRACKER_PRIOR_INPUTS, *names.TRAINER_POSE_INPUTS):
+        qos = input_qos(topic, 30)
+        assert (qos.reliability, qos.depth) == (ReliabilityPolicy.RELIABLE, 30), topic
+    assert input_qos(topics.TF_STATIC, 30).durability == DurabilityPolicy.TRANSIENT_LOCAL
 
 
 def test_trainer_builds_its_model_on_configure_not_on_construction() -> None:
@@ -153,8 +169,8 @@ def test_rviz_shows_depth_cloud_path_and_mesh_of_published_topics() -> None:
 STAGES = {
     "stereo_frontend": ("StereoFrontendStage", "self.stage.process(StereoMessages(*item)"),
     "matcher": ("MatcherStage", "self.stage.process(*item"),
-    "depth_prior": ("DepthPriorNodeStage", "self.stage.process(StereoMessages(*item)"),
-    "tracker": ("TrackerStage", "self.stage.process(*item"),
+    "depth_prior": ("DepthPriorNodeStage", "self.stage.process(*item"),
+    "tracker": ("TrackerStage", "self.stage.track(*item"),
     "trainer": ("TrainerStage", "self.stage.accept_frame(*item"),
 }
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from stereo_nerf_ros.depth_prior import PARAMETER_GROUPS
+from stereo_nerf_ros.node_specs import SPECS
 from stereo_nerf_ros.parameters import (
     declare_pipeline_parameters,
     default_parameters,
@@ -22,6 +22,7 @@ from stereo_nerf_ros.parameters import (
 from stereo_nerf_core.config import PipelineConfig, flatten_parameters, load_config
 from stereo_nerf_core.errors import ConfigError
 
+PARAMETER_GROUPS = SPECS["depth_prior"].parameter_groups
 CONFIG_FILE = Path(__file__).resolve().parents[1] / "config" / "pipeline.yaml"
 
 
