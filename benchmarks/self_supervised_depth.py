@@ -29,13 +29,13 @@ from stereo_nerf_core.config import PipelineConfig, load_config
 from stereo_nerf_core.eval.depth_metrics import DepthErrorAccumulator
 from stereo_nerf_core.eval.specular import specular_mask
 from stereo_nerf_core.frontend.depth_prior import make_prior_backend
-from stereo_nerf_core.frontend.self_supervised.stream import train_from_bag
 from stereo_nerf_core.frontend.self_supervised.weights import save_weights
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
 from stereo_nerf_core.io.bag import read_messages
-from stereo_nerf_core.pipeline.frames import FrameAssembler
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
+from stereo_nerf_core.spine.frames import FrameAssembler
+from stereo_nerf_core.spine.stages import StereoDepthStage
 from stereo_nerf_core.training.bag_keyframes import BAG_TOPICS
+from stereo_nerf_core.training.self_supervised_stream import train_from_bag
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("self_supervised", "sgbm_raw", "sgbm_filled")

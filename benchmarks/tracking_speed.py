@@ -33,8 +33,8 @@ from stereo_nerf_core.frontend.odometry import StereoOdometry
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import read_messages
-from stereo_nerf_core.pipeline.frames import FrameAssembler
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
+from stereo_nerf_core.spine.frames import FrameAssembler
+from stereo_nerf_core.spine.stages import StereoDepthStage
 from stereo_nerf_core.synthetic import preset, record_synthetic_bag
 
 

@@ -49,10 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     from stereo_nerf_core.alignment.cli import add_align_silhouette_parser
     from stereo_nerf_core.frontend.prior_cli import add_depth_prior_parser
-    from stereo_nerf_core.frontend.self_supervised.cli import add_train_self_supervised_parser
     from stereo_nerf_core.importers.cli import add_import_parser
     from stereo_nerf_core.synthetic.cli import add_record_synthetic_parser
     from stereo_nerf_core.training.pose_free_cli import add_pose_free_parser
+    from stereo_nerf_core.training.self_supervised_cli import add_train_self_supervised_parser
 
     parser = argparse.ArgumentParser(prog="stereo-nerf", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)

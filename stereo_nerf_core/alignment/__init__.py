@@ -37,7 +37,7 @@ from stereo_nerf_core.alignment.contour import contour_silhouette, edge_topology
 from stereo_nerf_core.alignment.errors import AlignmentError
 from stereo_nerf_core.alignment.hard_raster import HardRasterizer, mask_iou
 from stereo_nerf_core.alignment.mesh import Mesh, decimate, load_mesh, projected_extent
-from stereo_nerf_core.alignment.pose import axis_angle_to_matrix, check_rigid, pose_errors
+from stereo_nerf_core.alignment.pose import check_rigid, pose_errors
 from stereo_nerf_core.alignment.refine import Refinement, refine_pose, soft_iou_loss
 from stereo_nerf_core.alignment.renderer import SilhouetteRenderer
 from stereo_nerf_core.alignment.search import Candidate, SearchResult, global_search
@@ -57,7 +57,6 @@ __all__ = [
     "SearchResult",
     "SilhouetteRenderer",
     "align_silhouette",
-    "axis_angle_to_matrix",
     "check_rigid",
     "contour_silhouette",
     "crop_to_mask",

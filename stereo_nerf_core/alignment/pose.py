@@ -14,31 +14,9 @@ from numpy.typing import NDArray
 from torch import Tensor
 
 from stereo_nerf_core.alignment.errors import AlignmentError
+from stereo_nerf_core.geometry.transforms import rotation_angle_deg
 
 Float = NDArray[np.float64]
-
-
-def skew(w: Tensor) -> Tensor:
-    """Cross-product matrices (..., 3, 3) of vectors ``w`` (..., 3)."""
-    zero = torch.zeros_like(w[..., 0])
-    rows = [
-        torch.stack([zero, -w[..., 2], w[..., 1]], -1),
-        torch.stack([w[..., 2], zero, -w[..., 0]], -1),
-        torch.stack([-w[..., 1], w[..., 0], zero], -1),
-    ]
-    return torch.stack(rows, -2)
-
-
-def axis_angle_to_matrix(w: Tensor) -> Tensor:
-    """Rotations (..., 3, 3) of axis-angle vectors ``w`` (..., 3) in radians (Rodrigues, smooth at 0)."""
-    theta2 = (w * w).sum(-1)[..., None, None]
-    small = theta2 < 1e-8
-    theta = torch.sqrt(torch.where(small, torch.ones_like(theta2), theta2))
-    a = torch.where(small, 1.0 - theta2 / 6.0, torch.sin(theta) / theta)
-    b = torch.where(small, 0.5 - theta2 / 24.0, (1.0 - torch.cos(theta)) / (theta * theta))
-    k = skew(w)
-    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand_as(k)
-    return eye + a * k + b * (k @ k)
 
 
 def project(points: Tensor, K: Tensor, *, min_depth: float = 1e-6) -> Tensor:
@@ -99,12 +77,6 @@ def viewing_rotations(directions: Float, rolls: int) -> Float:
     return np.einsum("rij,njk->nrik", roll, base).reshape(-1, 3, 3)
 
 
-def rotation_angle_deg(R_a: Float, R_b: Float) -> float:
-    """Angle in degrees of the rotation between (3, 3) rotations ``R_a`` and ``R_b``."""
-    cosine = (np.trace(np.asarray(R_a).T @ np.asarray(R_b)) - 1.0) / 2.0
-    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
-
-
 def pose_errors(T_estimate: Float, T_true: Float, *, centre: Float | None = None) -> tuple[float, float]:
     """(rotation error in degrees, translation error as a fraction of the distance) of ``T_camera_object``.
 
@@ -115,4 +87,4 @@ def pose_errors(T_estimate: Float, T_true: Float, *, centre: Float | None = None
     estimate = T_estimate[:3, :3] @ point + T_estimate[:3, 3]
     truth = T_true[:3, :3] @ point + T_true[:3, 3]
     relative = float(np.linalg.norm(estimate - truth)) / max(float(np.linalg.norm(truth)), 1e-12)
-    return rotation_angle_deg(T_estimate[:3, :3], T_true[:3, :3]), relative
+    return rotation_angle_deg(T_estimate[:3, :3].T @ T_true[:3, :3]), relative

@@ -24,9 +24,9 @@ from torch import Tensor
 
 from stereo_nerf_core.alignment.config import AlignmentConfig
 from stereo_nerf_core.alignment.errors import AlignmentError
-from stereo_nerf_core.alignment.pose import axis_angle_to_matrix
 from stereo_nerf_core.alignment.renderer import SilhouetteRenderer
 from stereo_nerf_core.alignment.views import ScaledView, scale_view
+from stereo_nerf_core.geometry.lie import so3_exp
 
 Float = NDArray[np.float64]
 
@@ -63,7 +63,7 @@ def sigma_at(iteration: int, iterations: int, config: AlignmentConfig) -> float:
 
 
 def _pose(w: Tensor, position: Tensor, R0: Tensor, centre: Tensor) -> Tensor:
-    R = axis_angle_to_matrix(w) @ R0
+    R = so3_exp(w) @ R0
     z = torch.exp(position[2])
     p = torch.stack([position[0] * z, position[1] * z, z])
     top = torch.cat([R, (p - R @ centre)[:, None]], dim=1)

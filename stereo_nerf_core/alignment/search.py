@@ -20,9 +20,10 @@ from stereo_nerf_core.alignment.config import AlignmentConfig
 from stereo_nerf_core.alignment.errors import AlignmentError
 from stereo_nerf_core.alignment.hard_raster import mask_iou
 from stereo_nerf_core.alignment.mesh import projected_extent
-from stereo_nerf_core.alignment.pose import fibonacci_directions, rotation_angle_deg, viewing_rotations
+from stereo_nerf_core.alignment.pose import fibonacci_directions, viewing_rotations
 from stereo_nerf_core.alignment.renderer import SilhouetteRenderer
 from stereo_nerf_core.alignment.views import ScaledView
+from stereo_nerf_core.geometry.transforms import rotation_angle_deg
 
 Float = NDArray[np.float64]
 
@@ -122,6 +123,6 @@ def global_search(
         if scores[index] <= 0 or len(kept) == config.top_k:
             break
         R = candidates[index, :3, :3]
-        if all(rotation_angle_deg(R, other.T_camera_object[:3, :3]) >= config.min_separation_deg for other in kept):
+        if all(rotation_angle_deg(R.T @ other.T_camera_object[:3, :3]) >= config.min_separation_deg for other in kept):
             kept.append(Candidate(candidates[index], float(scores[index])))
     return SearchResult(kept, len(candidates))

@@ -1,4 +1,4 @@
-"""Trajectory metrics: alignment (Umeyama), absolute trajectory error and relative pose error.
+"""Trajectory metrics: absolute trajectory error and relative pose error (alignment: geometry.similarity).
 
 Poses are (N, 4, 4) ``T_world_camera`` matrices, metres; frame ``i`` of the estimate corresponds to
 frame ``i`` of the reference. Stereo odometry is metric, so the default alignment is rigid
@@ -14,39 +14,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from stereo_nerf_core.eval.errors import EvaluationError
+from stereo_nerf_core.geometry.errors import GeometryError
+from stereo_nerf_core.geometry.similarity import SimilarityTransform, align_trajectory, as_poses, as_positions
+from stereo_nerf_core.geometry.transforms import rotation_angle_deg
 
 Float = NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class SimilarityTransform:
-    """``x_reference = scale * rotation @ x_estimated + translation``."""
-
-    scale: float
-    rotation: Float
-    """(3, 3)."""
-    translation: Float
-    """(3,)."""
-
-    def apply_points(self, points: ArrayLike) -> Float:
-        """Transformed points (N, 3)."""
-        xyz = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        return self.scale * xyz @ self.rotation.T + self.translation
-
-    def apply_poses(self, poses: ArrayLike) -> Float:
-        """Transformed poses (N, 4, 4): rotations are rotated, positions transformed (scale on positions only)."""
-        T = _poses(poses, "poses")
-        out = T.copy()
-        out[:, :3, :3] = self.rotation @ T[:, :3, :3]
-        out[:, :3, 3] = self.apply_points(T[:, :3, 3])
-        return out
-
-    def matrix(self) -> Float:
-        """(4, 4) homogeneous matrix of the transform (top-left block is ``scale * rotation``)."""
-        M = np.eye(4)
-        M[:3, :3] = self.scale * self.rotation
-        M[:3, 3] = self.translation
-        return M
 
 
 @dataclass(frozen=True)
@@ -99,84 +73,21 @@ class RelativePoseError:
 
 
 def _poses(poses: ArrayLike, name: str) -> Float:
-    T = np.asarray(poses, dtype=np.float64)
-    if T.ndim != 3 or T.shape[1:] != (4, 4):
-        raise EvaluationError(f"{name} must be (N, 4, 4) pose matrices, got shape {T.shape}")
-    if not np.all(np.isfinite(T)):
-        raise EvaluationError(f"{name} has non-finite entries")
-    return T
+    try:
+        return as_poses(poses, name)
+    except GeometryError as error:
+        raise EvaluationError(str(error)) from error
 
 
 def _positions(trajectory: ArrayLike, name: str) -> Float:
-    """(N, 3) positions of (N, 3) points or (N, 4, 4) poses."""
-    array = np.asarray(trajectory, dtype=np.float64)
-    if array.ndim == 3:
-        return _poses(array, name)[:, :3, 3]
-    if array.ndim != 2 or array.shape[1] != 3:
-        raise EvaluationError(f"{name} must be (N, 3) positions or (N, 4, 4) poses, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise EvaluationError(f"{name} has non-finite entries")
-    return array
+    try:
+        return as_positions(trajectory, name)
+    except GeometryError as error:
+        raise EvaluationError(str(error)) from error
 
 
-def align_trajectory(estimated: ArrayLike, reference: ArrayLike, *, with_scale: bool) -> SimilarityTransform:
-    """Least-squares transform taking ``estimated`` positions onto ``reference`` (Umeyama 1991).
-
-    Both are (N, 3) positions or (N, 4, 4) poses (positions are used). Rigid (scale 1) unless
-    ``with_scale``. Needs N >= 3 non-collinear positions for a unique rotation (N >= 1 works for a
-    pure translation offset, N >= 2 for a scale); fewer raise :class:`EvaluationError`.
-    """
-    source = _positions(estimated, "estimated")
-    target = _positions(reference, "reference")
-    if source.shape != target.shape:
-        raise EvaluationError(f"estimated and reference differ in length: {len(source)} vs {len(target)} frames")
-    if len(source) == 0:
-        raise EvaluationError("cannot align empty trajectories (expected at least 1 frame)")
-    mean_source, mean_target = source.mean(axis=0), target.mean(axis=0)
-    centred_source, centred_target = source - mean_source, target - mean_target
-    covariance = centred_target.T @ centred_source / len(source)
-    U, singular, Vt = np.linalg.svd(covariance)
-    sign = np.eye(3)
-    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
-        sign[2, 2] = -1.0
-    rotation = U @ sign @ Vt
-    scale = 1.0
-    if with_scale:
-        variance = float(np.mean(np.sum(centred_source**2, axis=1)))
-        if variance <= 1e-24:
-            raise EvaluationError("cannot estimate a scale: the estimated positions do not move")
-        scale = float(np.trace(np.diag(singular) @ sign) / variance)
-    translation = mean_target - scale * rotation @ mean_source
-    return SimilarityTransform(scale, rotation, translation)
 
 
-def align_poses(estimated: ArrayLike, reference: ArrayLike, *, with_scale: bool) -> SimilarityTransform:
-    """Transform taking ``estimated`` (N, 4, 4) poses onto ``reference`` using orientations as well as positions.
-
-    The rotation is the chordal mean of ``R_reference_i @ R_estimated_i.T`` over all frames, so it
-    stays determined when the positions are (nearly) collinear, as over a short endoscope stroke where
-    position-only alignment (:func:`align_trajectory`) cannot fix the roll about the path; scale
-    (``with_scale``) and translation are then the least-squares fit of the positions.
-    """
-    P = _poses(estimated, "estimated")
-    Q = _poses(reference, "reference")
-    if P.shape != Q.shape:
-        raise EvaluationError(f"estimated and reference differ in length: {len(P)} vs {len(Q)} frames")
-    if len(P) == 0:
-        raise EvaluationError("cannot align empty trajectories (expected at least 1 frame)")
-    U, _, Vt = np.linalg.svd(np.einsum("nij,nkj->ik", Q[:, :3, :3], P[:, :3, :3]))
-    rotation = U @ np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))]) @ Vt
-    source, target = P[:, :3, 3], Q[:, :3, 3]
-    centred_source = source - source.mean(axis=0)
-    centred_target = target - target.mean(axis=0)
-    scale = 1.0
-    if with_scale:
-        variance = float(np.sum(centred_source**2))
-        if variance <= 1e-24:
-            raise EvaluationError("cannot estimate a scale: the estimated positions do not move")
-        scale = float(np.sum(centred_target * (centred_source @ rotation.T)) / variance)
-    translation = target.mean(axis=0) - scale * rotation @ source.mean(axis=0)
-    return SimilarityTransform(scale, rotation, translation)
 
 
 def absolute_trajectory_error(
@@ -189,13 +100,16 @@ def absolute_trajectory_error(
     """
     source = _positions(estimated, "estimated")
     target = _positions(reference, "reference")
+    if source.shape != target.shape:
+        raise EvaluationError(f"estimated and reference differ in length: {len(source)} vs {len(target)} frames")
+    if len(source) == 0:
+        raise EvaluationError("cannot score empty trajectories (expected at least 1 frame)")
     if align:
-        alignment = align_trajectory(source, target, with_scale=with_scale)
+        try:
+            alignment = align_trajectory(source, target, with_scale=with_scale)
+        except GeometryError as error:
+            raise EvaluationError(str(error)) from error
     else:
-        if source.shape != target.shape:
-            raise EvaluationError(f"estimated and reference differ in length: {len(source)} vs {len(target)} frames")
-        if len(source) == 0:
-            raise EvaluationError("cannot score empty trajectories (expected at least 1 frame)")
         alignment = SimilarityTransform(1.0, np.eye(3), np.zeros(3))
     errors = np.linalg.norm(alignment.apply_points(source) - target, axis=1)
     return AbsoluteTrajectoryError(
@@ -208,11 +122,6 @@ def absolute_trajectory_error(
         errors_m=errors,
     )
 
-
-def rotation_angle_deg(R: ArrayLike) -> float:
-    """Angle in degrees of a (3, 3) rotation."""
-    M = np.asarray(R, dtype=np.float64)
-    return float(np.degrees(np.arccos(np.clip((np.trace(M) - 1.0) / 2.0, -1.0, 1.0))))
 
 
 def relative_pose_error(estimated: ArrayLike, reference: ArrayLike, *, delta: int = 1) -> RelativePoseError:

@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from stereo_nerf_core.eval.trajectory import SimilarityTransform, align_poses, align_trajectory
 from stereo_nerf_core.frontend.errors import FrontendError
 from stereo_nerf_core.geometry.camera import StereoCalibration
+from stereo_nerf_core.geometry.similarity import SimilarityTransform, align_poses, align_trajectory
 
 __all__ = ["SfmResult", "align_reconstruction", "align_trajectory", "run_sfm"]
 
@@ -246,7 +246,7 @@ def align_reconstruction(
     """``result`` moved onto ``reference`` poses (frame id -> (4, 4), e.g. stereo odometry).
 
     Uses the frames registered in both (at least 3) and their orientations as well as positions
-    (:func:`~stereo_nerf_core.eval.trajectory.align_poses`: a short, nearly straight stroke leaves
+    (:func:`~stereo_nerf_core.geometry.similarity.align_poses`: a short, nearly straight stroke leaves
     a position-only Umeyama fit free to roll about the path). ``with_scale`` makes a similarity SfM
     (no right images) metric; a metric rig reconstruction needs only a rigid alignment.
     """

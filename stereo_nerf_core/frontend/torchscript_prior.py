@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stereo_nerf_core.config import DepthPriorConfig
+from stereo_nerf_core.devices import resolve_device
 from stereo_nerf_core.frontend.depth_prior import DepthPrior, register_prior_backend
 from stereo_nerf_core.frontend.errors import FrontendError
 from stereo_nerf_core.frontend.sgbm import check_rectified_pair
@@ -32,17 +33,6 @@ from stereo_nerf_core.geometry.camera import StereoCalibration
 
 PAD_MULTIPLE = 32
 """Inputs are padded to multiples of this many pixels."""
-
-
-def resolve_device(requested: str, torch: Any) -> str:
-    """The torch device for ``depth_prior.device`` ("auto" picks CUDA when torch has it)."""
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise FrontendError(
-            f"depth_prior.device is {requested!r} but this torch has no CUDA device; use 'cpu' or 'auto'"
-        )
-    return requested
 
 
 def load_torchscript(path_text: str, device: str) -> tuple[Any, Any, str]:
@@ -54,7 +44,7 @@ def load_torchscript(path_text: str, device: str) -> tuple[Any, Any, str]:
         raise FrontendError(f"depth_prior.model_path {path}: no such file")
     import torch
 
-    resolved = resolve_device(device, torch)
+    resolved = resolve_device(device, parameter="depth_prior.device")
     try:
         with warnings.catch_warnings():  # torch 2.x deprecates TorchScript loading in favour of torch.export
             warnings.simplefilter("ignore", DeprecationWarning)

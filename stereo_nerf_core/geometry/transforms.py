@@ -45,6 +45,12 @@ def rotation_about_axis(axis: ArrayLike, angle_rad: float) -> Float:
     return np.eye(3) + np.sin(angle_rad) * K + (1.0 - np.cos(angle_rad)) * (K @ K)
 
 
+def rotation_angle_deg(R: ArrayLike) -> float:
+    """Angle in degrees of a (3, 3) rotation (of ``R_a.T @ R_b`` for the angle between two rotations)."""
+    M = np.asarray(R, dtype=np.float64)
+    return float(np.degrees(np.arccos(np.clip((np.trace(M) - 1.0) / 2.0, -1.0, 1.0))))
+
+
 def quaternion_to_matrix(q_xyzw: ArrayLike) -> Float:
     """(3, 3) rotation from a quaternion (x, y, z, w); the quaternion is normalised first."""
     q = np.asarray(q_xyzw, dtype=np.float64).reshape(-1)

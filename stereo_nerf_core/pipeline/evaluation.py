@@ -12,13 +12,9 @@ from numpy.typing import NDArray
 from stereo_nerf_core.config import EvaluationConfig
 from stereo_nerf_core.eval.depth_metrics import DepthErrorAccumulator, DepthMetrics
 from stereo_nerf_core.eval.surface_metrics import SurfaceMetrics, surface_metrics
-from stereo_nerf_core.eval.trajectory import (
-    SimilarityTransform,
-    absolute_trajectory_error,
-    align_poses,
-    relative_pose_error,
-)
+from stereo_nerf_core.eval.trajectory import absolute_trajectory_error, relative_pose_error
 from stereo_nerf_core.geometry.depth_maps import backproject
+from stereo_nerf_core.geometry.similarity import SimilarityTransform, align_poses
 
 REGIONS = ("all", "tissue")
 GROUND_TRUTH_VOXEL_M = 0.00025

@@ -24,10 +24,10 @@ from stereo_nerf_core.frontend.masks import specular_mask
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
 from stereo_nerf_core.io.bag import read_messages
-from stereo_nerf_core.pipeline.frames import FrameAssembler, StereoFrame
 from stereo_nerf_core.pipeline.graph import BAG_TOPICS
 from stereo_nerf_core.pipeline.replay import OPTIONAL_TOPICS
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
+from stereo_nerf_core.spine.frames import FrameAssembler, StereoFrame
+from stereo_nerf_core.spine.stages import StereoDepthStage
 
 F64 = NDArray[np.float64]
 

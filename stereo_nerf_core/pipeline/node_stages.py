@@ -35,7 +35,7 @@ from stereo_nerf_core.io.ros_conversions.compressed import any_image_to_rgb
 from stereo_nerf_core.io.ros_conversions.point_cloud import arrays_to_point_cloud, columns_to_point_cloud
 from stereo_nerf_core.io.ros_conversions.trajectory import StampedTransform, transforms_to_tf
 from stereo_nerf_core.pipeline import node_topics as names
-from stereo_nerf_core.pipeline.stages import CalibrationCache, RectifiedDepth, StereoDepthStage
+from stereo_nerf_core.spine.stages import CalibrationCache, RectifiedDepth, StereoDepthStage
 
 
 @dataclass(frozen=True)
@@ -269,6 +269,11 @@ class DepthPriorNodeStage:
         self.stage = StereoDepthStage(config.depth_prior)
         self.calibrations = RectifiedCalibrations()
 
+    def reconfigure(self, config: PipelineConfig) -> None:
+        """Take changed parameters (``ros2 param set``) from the next set on: a new prior with them."""
+        self.config = config
+        self.stage = StereoDepthStage(config.depth_prior)
+
     def run(
         self,
         left_image: Any,
@@ -310,6 +315,11 @@ class MatcherStage:
         self.calibrations = RectifiedCalibrations()
         self.last_matches = 0
         """Matches that survived the stereo filters in the last set."""
+
+    def reconfigure(self, config: PipelineConfig) -> None:
+        """Take changed parameters (``ros2 param set``) from the next set on: a new matcher with them."""
+        self.config = config
+        self.matcher = make_matcher(config.matching)
 
     def process(
         self,

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from stereo_nerf_core.pipeline.errors import ReplayError
-from stereo_nerf_core.pipeline.frames import StereoFrame
+from stereo_nerf_core.spine.frames import StereoFrame
 
 
 def paced(

@@ -1,7 +1,7 @@
 """Offline replay: a bag through the same stages the nodes run, every method scored against its ground truth.
 
 Stages per synchronised pair: rectification, the dense depth prior, the camera pose (stereo odometry
-by default, see :mod:`stereo_nerf_core.pipeline.poses`), then each method of ``replay.methods``
+by default, see :mod:`stereo_nerf_core.spine.poses`), then each method of ``replay.methods``
 (:mod:`stereo_nerf_core.pipeline.methods`) takes the frame. Every ``replay.held_out_every``-th frame
 (or the bag's test list) is held out from fusion and training and rendered as a novel view. Every
 ``replay.timeline_every`` frames the methods catch up (training) and are scored on a few frames
@@ -33,16 +33,16 @@ from stereo_nerf_core.io.bag import bag_topics, read_messages, truncated_mcap_fi
 from stereo_nerf_core.io.errors import BagError
 from stereo_nerf_core.pipeline.errors import ReplayError
 from stereo_nerf_core.pipeline.evaluation import DepthScoreboard, EvaluatedFrame
-from stereo_nerf_core.pipeline.frames import FrameAssembler, StereoFrame
 from stereo_nerf_core.pipeline.methods import FrameInput, ReplayMethod, make_methods
 from stereo_nerf_core.pipeline.outputs import depth_png_path, write_depth_png
 from stereo_nerf_core.pipeline.pacing import paced
-from stereo_nerf_core.pipeline.poses import FramePose, PoseSource
 from stereo_nerf_core.pipeline.report_writer import write_replay_outputs
 from stereo_nerf_core.pipeline.scoring import timeline_point
 from stereo_nerf_core.pipeline.splits import held_out_stamps
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
 from stereo_nerf_core.pipeline.timing import StageTimer, peak_memory
+from stereo_nerf_core.spine.frames import FrameAssembler, StereoFrame
+from stereo_nerf_core.spine.poses import FramePose, PoseSource
+from stereo_nerf_core.spine.stages import StereoDepthStage
 
 REQUIRED_TOPICS = (topics.LEFT_IMAGE, topics.RIGHT_IMAGE, topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO)
 OPTIONAL_TOPICS = (

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from stereo_nerf_core.eval.figures import depth_comparison_figure
 from stereo_nerf_core.eval.image_metrics import psnr
 from stereo_nerf_core.eval.plots import novel_view_figure, timeline_figure, trajectory_figure, turntable_figure
-from stereo_nerf_core.eval.trajectory import SimilarityTransform
+from stereo_nerf_core.geometry.similarity import SimilarityTransform
 from stereo_nerf_core.pipeline.evaluation import EvaluatedFrame
 from stereo_nerf_core.pipeline.scoring import MethodScores
 

@@ -9,8 +9,8 @@ from stereo_nerf_core import __version__
 from stereo_nerf_core.config import flatten_parameters
 from stereo_nerf_core.eval.novel_views import load_lpips
 from stereo_nerf_core.eval.report import write_report
-from stereo_nerf_core.eval.trajectory import SimilarityTransform
 from stereo_nerf_core.fusion.tsdf import mesh_point_cloud
+from stereo_nerf_core.geometry.similarity import SimilarityTransform
 from stereo_nerf_core.pipeline.evaluation import score_trajectory
 from stereo_nerf_core.pipeline.outputs import write_cloud, write_mesh, write_metrics
 from stereo_nerf_core.pipeline.replay_figures import figure_frames, replay_figures

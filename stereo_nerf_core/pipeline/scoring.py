@@ -22,7 +22,7 @@ from stereo_nerf_core.eval.depth_metrics import DepthErrorAccumulator
 from stereo_nerf_core.eval.image_metrics import psnr
 from stereo_nerf_core.eval.novel_views import LpipsFunction, ViewScores
 from stereo_nerf_core.eval.surface_metrics import SurfaceMetrics
-from stereo_nerf_core.eval.trajectory import SimilarityTransform
+from stereo_nerf_core.geometry.similarity import SimilarityTransform
 from stereo_nerf_core.pipeline.evaluation import DepthScoreboard, EvaluatedFrame, ground_truth_cloud, score_surface
 from stereo_nerf_core.pipeline.methods import ReplayMethod
 

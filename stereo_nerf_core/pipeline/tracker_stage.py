@@ -8,7 +8,7 @@ the image is in; only a frame that becomes a keyframe waits for its depth prior 
 from ``tracking.pose_source``: "odometry" (stereo visual odometry on the prior), "tf" (the robot's tf
 chain from ``tracking.world_frame`` to the camera, composed from /tf and /tf_static) or "ground_truth"
 (a PoseStamped topic, the bag's /ground_truth/pose); the latter two are the robot-provided poses,
-interpolated at the frame's stamp by :class:`~stereo_nerf_core.pipeline.robot_poses.RobotPoses`, which
+interpolated at the frame's stamp by :class:`~stereo_nerf_core.spine.robot_poses.RobotPoses`, which
 waits up to ``tracking.tf_timeout_s`` for one still to come. Keyframes are chosen by the odometry or,
 for external poses, by the same selector.
 
@@ -50,7 +50,7 @@ from stereo_nerf_core.pipeline import node_topics as names
 from stereo_nerf_core.pipeline.backpressure import RateGate
 from stereo_nerf_core.pipeline.errors import PipelineError
 from stereo_nerf_core.pipeline.node_stages import RectifiedCalibrations
-from stereo_nerf_core.pipeline.robot_poses import RobotPoses
+from stereo_nerf_core.spine.robot_poses import RobotPoses
 
 F64 = NDArray[np.float64]
 

@@ -28,18 +28,12 @@ from numpy.typing import NDArray
 
 from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.eval.novel_views import forward_warp
-from stereo_nerf_core.eval.specular import specular_mask
 from stereo_nerf_core.pipeline.evaluation import EvaluatedFrame
 from stereo_nerf_core.pipeline.methods import FrameInput, Rendering, ReplayMethod
 from stereo_nerf_core.pipeline.timing import StageTimer
-from stereo_nerf_core.training.bag_keyframes import (
-    _instrument_in_right,
-    _shrink_all,
-    _shrink_image,
-    _shrink_prior,
-)
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.export import extract_mesh, seen_by_keyframes
+from stereo_nerf_core.training.keyframe_factory import make_keyframe, shrink_prior
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.trainer import Trainer
 
@@ -112,7 +106,7 @@ class TrainerMethod(ReplayMethod):
         if index not in self.guides:
             return None, None
         depth, confidence, _ = self.guides[index]
-        return _shrink_prior(depth, confidence, factor) if factor > 1 else (depth, confidence)
+        return shrink_prior(depth, confidence, factor) if factor > 1 else (depth, confidence)
 
     def _guide_from_nearest_input(
         self, index: int, T_world_camera: NDArray[np.float64], K: NDArray[np.float64], size: tuple[int, int]
@@ -151,32 +145,21 @@ class TrainerMethod(ReplayMethod):
 
 
 def training_keyframe(item: FrameInput, *, downscale: int) -> TrainingKeyframe:
-    """A binocular training keyframe of a processed frame, resampled by ``1 / downscale`` (block means)."""
-    frame, calibration, prior = item.frame, item.calibration, item.prior
+    """A binocular training keyframe of a processed frame, resampled by ``1 / downscale`` (the keyframe factory)."""
+    frame = item.frame
     assert frame.T_world_camera is not None
-    left, right = frame.left, item.right
-    instrument = frame.instrument if frame.instrument is not None else np.zeros(left.shape[:2], bool)
-    tissue = frame.tissue
-    right_tissue = ~specular_mask(right) & ~_instrument_in_right(instrument, prior.disparity, calibration)
-    K = calibration.K_rect
-    depth, confidence = prior.depth, prior.confidence
-    if downscale > 1:
-        K = calibration.rectified_scaled(left.shape[1] // downscale, left.shape[0] // downscale).K_rect
-        left, right = _shrink_image(left, downscale), _shrink_image(right, downscale)
-        tissue, right_tissue = _shrink_all(tissue, downscale), _shrink_all(right_tissue, downscale)
-        depth, confidence = _shrink_prior(depth, confidence, downscale)
-    return TrainingKeyframe(
+    instrument = frame.instrument if frame.instrument is not None else np.zeros(frame.left.shape[:2], bool)
+    return make_keyframe(
         index=frame.index,
         stamp_ns=frame.stamp_ns,
-        rgb=left,
-        depth=depth,
-        confidence=confidence,
-        valid=tissue,
-        K=K,
+        left=frame.left,
+        right=item.right,
+        prior=item.prior,
+        calibration=item.calibration,
         T_world_camera=frame.T_world_camera,
-        right_rgb=right,
-        baseline_m=calibration.baseline_m,
-        right_valid=right_tissue,
+        tissue=frame.tissue,
+        instrument=instrument,
+        downscale=downscale,
     )
 
 

@@ -149,6 +149,11 @@ class TrainerStage:
             self.pending.clear()
             self.latest = None
 
+    @property
+    def steps(self) -> int:
+        """Training steps taken so far (0 before configure)."""
+        return 0 if self.trainer is None else self.trainer.step_count
+
     def _model(self) -> Trainer:
         if self.trainer is None:
             raise PipelineError("trainer: not configured (call configure() / the lifecycle 'configure' transition)")

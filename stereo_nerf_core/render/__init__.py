@@ -23,9 +23,10 @@ API changes (relative to the agreed contract; all additive, existing calls keep 
   ``z - z0`` would put the camera inside the surface, where NeuS renders nothing).
 """
 
+from stereo_nerf_core.geometry.lie import se3_exp
 from stereo_nerf_core.render.errors import RenderError
 from stereo_nerf_core.render.neus import eikonal_loss, neus_alpha, sdf_secant_cos
-from stereo_nerf_core.render.rays import RayBundle, camera_rays, image_rays, se3_exp
+from stereo_nerf_core.render.rays import RayBundle, camera_rays, image_rays
 from stereo_nerf_core.render.renderer import RenderOutput, SamplingConfig, render_image, render_rays
 from stereo_nerf_core.render.sampling import (
     depth_guided_samples,

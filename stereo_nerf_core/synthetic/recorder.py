@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from stereo_nerf_core.geometry.transforms import rotation_angle_deg
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import ROSBAGS_CLASSES, BagWriter
 from stereo_nerf_core.io.messages import (
@@ -27,7 +28,7 @@ from stereo_nerf_core.io.messages import (
 )
 from stereo_nerf_core.synthetic.config import SyntheticConfig
 from stereo_nerf_core.synthetic.render import RenderedStereoFrame, StereoRenderer
-from stereo_nerf_core.synthetic.trajectory import path_length_m, rotation_angle_deg
+from stereo_nerf_core.synthetic.trajectory import path_length_m
 from stereo_nerf_core.synthetic.world import SyntheticWorld, build_world
 
 TIMING_STREAM = 5
@@ -215,6 +216,8 @@ def record_synthetic_bag(path: Path | str, config: SyntheticConfig) -> Recording
         else (instrument_range[0], instrument_range[1]),
         instrument_first_frame=first_instrument,
         camera_travel_m=path_length_m(trajectory),
-        camera_rotation_deg=rotation_angle_deg(trajectory.pose(0.0), trajectory.pose(trajectory.duration_s)),
+        camera_rotation_deg=rotation_angle_deg(
+            trajectory.pose(0.0)[:3, :3].T @ trajectory.pose(trajectory.duration_s)[:3, :3]
+        ),
         render_seconds=time.perf_counter() - started,
     )

@@ -63,12 +63,6 @@ class CameraTrajectory:
         return make_se3(R_look @ roll, centre)
 
 
-def rotation_angle_deg(T_a: Float, T_b: Float) -> float:
-    """Angle in degrees of the relative rotation between two poses."""
-    R = T_a[:3, :3].T @ T_b[:3, :3]
-    return float(np.rad2deg(np.arccos(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0))))
-
-
 def path_length_m(trajectory: CameraTrajectory, samples: int = 200) -> float:
     """Length of the camera centre's path from t = 0 to ``duration_s``."""
     times = np.linspace(0.0, trajectory.duration_s, samples)

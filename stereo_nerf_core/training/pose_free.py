@@ -31,8 +31,8 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from stereo_nerf_core.config import PoseFreeConfig
+from stereo_nerf_core.geometry.lie import backproject_pixels, project_points, se3_exp
 from stereo_nerf_core.geometry.transforms import invert_se3
-from stereo_nerf_core.render.rays import se3_exp
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 
@@ -71,27 +71,6 @@ class _Frames:
     """(N, 3, 3)."""
     unit: float
     """Median prior depth, metres: the unit of translations and chamfer distances."""
-
-
-def backproject_pixels(pixels: Tensor, depth: Tensor, K: Tensor) -> Tensor:
-    """Camera points (..., M, 3) of pixel centres ``pixels`` (..., M, 2) at depth Z ``depth`` (..., M).
-
-    ``K`` is (..., 3, 3).
-    """
-    fx, fy = K[..., 0, 0, None], K[..., 1, 1, None]
-    cx, cy = K[..., 0, 2, None], K[..., 1, 2, None]
-    x = (pixels[..., 0] - cx) / fx * depth
-    y = (pixels[..., 1] - cy) / fy * depth
-    return torch.stack([x, y, depth], dim=-1)
-
-
-def project_points(points: Tensor, K: Tensor) -> tuple[Tensor, Tensor]:
-    """(pixel centres (..., M, 2), depth Z (..., M)) of camera points (..., M, 3); K (..., 3, 3)."""
-    z = points[..., 2]
-    safe = torch.where(z.abs() > 1e-9, z, torch.full_like(z, 1e-9))
-    u = K[..., 0, 0, None] * points[..., 0] / safe + K[..., 0, 2, None]
-    v = K[..., 1, 1, None] * points[..., 1] / safe + K[..., 1, 2, None]
-    return torch.stack([u, v], dim=-1), z
 
 
 def transform_points(T: Tensor, points: Tensor) -> Tensor:

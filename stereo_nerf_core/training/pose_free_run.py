@@ -27,9 +27,9 @@ from stereo_nerf_core.eval.depth_metrics import DepthErrorAccumulator
 from stereo_nerf_core.eval.image_metrics import psnr
 from stereo_nerf_core.eval.trajectory import absolute_trajectory_error, relative_pose_error
 from stereo_nerf_core.io.bag import read_messages
-from stereo_nerf_core.pipeline.frames import FrameAssembler
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
-from stereo_nerf_core.training.bag_keyframes import BAG_TOPICS, BagKeyframe, _keyframe
+from stereo_nerf_core.spine.frames import FrameAssembler
+from stereo_nerf_core.spine.stages import StereoDepthStage
+from stereo_nerf_core.training.bag_keyframes import BAG_TOPICS, BagKeyframe, bag_keyframe
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.pose_free import PriorAlignment, align_priors
@@ -88,7 +88,7 @@ def keyframes_for_pose_free(
         if frame.index % every:
             continue
         start = frame.T_world_left if use_tf and frame.T_world_left is not None else np.eye(4)
-        item = _keyframe(stage, replace(frame, T_world_left_truth=start), downscale=downscale, binocular=True)
+        item = bag_keyframe(stage, replace(frame, T_world_left_truth=start), downscale=downscale, binocular=True)
         frames.append(item)
         truth.append(None if frame.T_world_left_truth is None else frame.T_world_left_truth @ (
             np.linalg.inv(start) @ item.keyframe.T_world_camera))

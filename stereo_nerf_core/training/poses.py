@@ -19,7 +19,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from stereo_nerf_core.render.rays import se3_exp
+from stereo_nerf_core.geometry.lie import se3_exp
 
 Float = NDArray[np.float64]
 

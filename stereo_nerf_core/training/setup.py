@@ -192,13 +192,3 @@ def build_optimizer(field: Field, config: TrainerConfig) -> torch.optim.Adam:
         {"params": others, "lr": config.lr_network, "initial_lr": config.lr_network, "name": "network"},
     ]
     return torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-15, foreach=True)
-
-
-def resolve_device(device: torch.device | str) -> torch.device:
-    """``"auto"``: CUDA when torch has it, else the CPU; anything else as torch reads it."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"device {device!r} asked for, but torch has no CUDA here")
-    return resolved

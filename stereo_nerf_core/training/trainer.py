@@ -30,6 +30,7 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 from stereo_nerf_core.config import TrainerConfig
+from stereo_nerf_core.devices import resolve_device
 from stereo_nerf_core.fields.base import Field
 from stereo_nerf_core.render.occupancy import OccupancyGrid, marching_step
 from stereo_nerf_core.render.renderer import SamplingConfig, render_image, render_rays
@@ -49,7 +50,6 @@ from stereo_nerf_core.training.setup import (
     default_field_config,
     initialise_density,
     pose_translation_scale,
-    resolve_device,
     scene_sampling,
 )
 from stereo_nerf_core.training.surface_photometric import surface_photometric_loss
@@ -73,7 +73,8 @@ class Trainer:
         background: tuple[float, float, float] | None = None,
     ) -> None:
         self.config = config
-        self.device = resolve_device(device)
+        requested = device if isinstance(device, torch.device) else resolve_device(device, parameter="trainer.device")
+        self.device = torch.device(requested)
         self.buffer = KeyframeBuffer(config.buffer_capacity)
         self.field_config, self.base_sampling, self.bounds, self.background = field_config, sampling, bounds, background
         self.sampling: SamplingConfig | None = None

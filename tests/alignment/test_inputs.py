@@ -14,7 +14,6 @@ from stereo_nerf_core.alignment import (
     AlignmentError,
     AlignmentView,
     Mesh,
-    axis_angle_to_matrix,
     check_rigid,
     crop_to_mask,
     decimate,
@@ -26,15 +25,16 @@ from stereo_nerf_core.alignment.pose import fibonacci_directions, viewing_rotati
 from stereo_nerf_core.alignment.synthetic import render_masks
 from stereo_nerf_core.errors import StereoNerfError
 from stereo_nerf_core.geometry import make_se3, rotation_about_axis
+from stereo_nerf_core.geometry.lie import so3_exp
 from tests.alignment.alignment_helpers import intrinsics, make_case
 
 
 def test_axis_angle_matches_rodrigues_and_is_smooth_at_zero() -> None:
     w = np.array([0.3, -0.5, 0.8])
-    R = axis_angle_to_matrix(torch.tensor(w, dtype=torch.float64)).numpy()
+    R = so3_exp(torch.tensor(w, dtype=torch.float64)).numpy()
     assert np.allclose(R, rotation_about_axis(w, float(np.linalg.norm(w))), atol=1e-12)
     zero = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-    axis_angle_to_matrix(zero)[0, 1].backward()
+    so3_exp(zero)[0, 1].backward()
     assert zero.grad is not None and torch.allclose(zero.grad, torch.tensor([0.0, 0.0, -1.0], dtype=torch.float64))
 
 

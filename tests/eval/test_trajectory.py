@@ -8,10 +8,10 @@ import pytest
 from stereo_nerf_core.eval.errors import EvaluationError
 from stereo_nerf_core.eval.trajectory import (
     absolute_trajectory_error,
-    align_poses,
-    align_trajectory,
     relative_pose_error,
 )
+from stereo_nerf_core.geometry.errors import GeometryError
+from stereo_nerf_core.geometry.similarity import align_poses, align_trajectory
 from stereo_nerf_core.geometry.transforms import make_se3, rotation_about_axis
 
 
@@ -106,10 +106,12 @@ def test_malformed_trajectories_raise() -> None:
         absolute_trajectory_error(reference[:4], reference)
     with pytest.raises(EvaluationError, match=r"\(N, 3\) positions or \(N, 4, 4\) poses"):
         absolute_trajectory_error(np.zeros((5, 2)), reference)
-    with pytest.raises(EvaluationError, match="do not move"):
+    with pytest.raises(GeometryError, match="do not move"):
         align_trajectory(np.zeros((5, 3)), reference, with_scale=True)
-    with pytest.raises(EvaluationError, match="empty"):
+    with pytest.raises(GeometryError, match="empty"):
         align_trajectory(np.zeros((0, 3)), np.zeros((0, 3)), with_scale=False)
+    with pytest.raises(EvaluationError, match="do not move"):
+        absolute_trajectory_error(np.zeros((5, 3)), reference, with_scale=True)
     with pytest.raises(EvaluationError, match="delta must be >= 1"):
         relative_pose_error(reference, reference, delta=0)
     with pytest.raises(EvaluationError, match=r"\(N, 4, 4\)"):

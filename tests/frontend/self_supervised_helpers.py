@@ -12,8 +12,8 @@ from stereo_nerf_core.eval.specular import specular_mask
 from stereo_nerf_core.frontend.self_supervised.training import StreamFrame
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
 from stereo_nerf_core.io.bag import read_messages
-from stereo_nerf_core.pipeline.frames import FrameAssembler
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
+from stereo_nerf_core.spine.frames import FrameAssembler
+from stereo_nerf_core.spine.stages import StereoDepthStage
 from stereo_nerf_core.training.bag_keyframes import BAG_TOPICS
 from tests.conftest import SAMPLE_BAG
 

@@ -194,7 +194,7 @@ def test_torchscript_backend_errors_name_the_parameter_and_path(tmp_path: Path) 
     ):
         half.estimate(image, image, rig(96, 64))
     if not torch.cuda.is_available():
-        with pytest.raises(FrontendError, match=r"depth_prior\.device is 'cuda' but this torch has no CUDA"):
+        with pytest.raises(ConfigError, match=r"depth_prior\.device is 'cuda' but this torch has no CUDA"):
             make_prior_backend(
                 DepthPriorConfig(backend="torchscript", model_path=str(tmp_path / "half.pt"), device="cuda")
             )

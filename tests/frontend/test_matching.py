@@ -27,8 +27,8 @@ from stereo_nerf_core.geometry.camera import PinholeCamera, RectifiedView, Stere
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import read_messages
-from stereo_nerf_core.pipeline.frames import FrameAssembler
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
+from stereo_nerf_core.spine.frames import FrameAssembler
+from stereo_nerf_core.spine.stages import StereoDepthStage
 from tests.conftest import SAMPLE_BAG
 
 

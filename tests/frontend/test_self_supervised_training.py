@@ -12,9 +12,9 @@ import torch
 from stereo_nerf_core.cli import main
 from stereo_nerf_core.config import PipelineConfig, SelfSupervisedConfig
 from stereo_nerf_core.frontend.errors import FrontendError
-from stereo_nerf_core.frontend.self_supervised.stream import stream_frames
 from stereo_nerf_core.frontend.self_supervised.training import OnlineDepthTrainer
 from stereo_nerf_core.frontend.self_supervised.weights import load_weights
+from stereo_nerf_core.training.self_supervised_stream import stream_frames
 from tests.conftest import CONFIG, SAMPLE_BAG
 from tests.frontend.self_supervised_helpers import abs_rel, sample_truth_frames
 

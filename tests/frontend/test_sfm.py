@@ -14,8 +14,8 @@ from stereo_nerf_core.frontend.sfm import align_reconstruction, run_sfm
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import read_messages
-from stereo_nerf_core.pipeline.frames import FrameAssembler
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
+from stereo_nerf_core.spine.frames import FrameAssembler
+from stereo_nerf_core.spine.stages import StereoDepthStage
 from tests.conftest import SAMPLE_BAG
 
 FRAMES = [0, 6, 12, 18, 25, 31, 37, 43]

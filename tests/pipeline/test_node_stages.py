@@ -29,7 +29,7 @@ from stereo_nerf_core.pipeline.node_stages import (
     StereoMessages,
     depth_prior_threads,
 )
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
+from stereo_nerf_core.spine.stages import StereoDepthStage
 from tests.conftest import CONFIG, SAMPLE_BAG
 
 WIDTH, HEIGHT = 128, 96

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from stereo_nerf_core.geometry import make_se3, rotation_about_axis
+from stereo_nerf_core.geometry import GeometryError, make_se3, rotation_about_axis
 from stereo_nerf_core.render import RayBundle, RenderError, camera_rays, image_rays, se3_exp
 
 K = torch.tensor([[500.0, 0.0, 319.5], [0.0, 480.0, 255.5], [0.0, 0.0, 1.0]], dtype=torch.float64)
@@ -110,7 +110,7 @@ def test_bad_shapes_raise() -> None:
         camera_rays(K, torch.eye(4, dtype=torch.float64), torch.zeros(3, 3, dtype=torch.float64))
     with pytest.raises(RenderError, match=r"\(4, 4\)"):
         camera_rays(K, torch.eye(3, dtype=torch.float64), torch.zeros(3, 2, dtype=torch.float64))
-    with pytest.raises(RenderError, match=r"\(\.\.\., 6\)"):
+    with pytest.raises(GeometryError, match=r"\(\.\.\., 6\)"):
         se3_exp(torch.zeros(3))
     with pytest.raises(ValueError, match=r"\(N,\)"):
         RayBundle(origins=torch.zeros(4, 3), directions=torch.zeros(4, 3), z_per_distance=torch.ones(3))

@@ -16,16 +16,15 @@ from stereo_nerf_core.cli import main
 from stereo_nerf_core.config import PoseFreeConfig, config_from_parameters, load_config
 from stereo_nerf_core.errors import ConfigError
 from stereo_nerf_core.eval.trajectory import absolute_trajectory_error
+from stereo_nerf_core.geometry.lie import backproject_pixels, project_points
 from stereo_nerf_core.geometry.transforms import make_se3, rotation_about_axis
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.pose_free import (
     PriorPoses,
     align_priors,
-    backproject_pixels,
     chamfer_loss,
     nearest_distances,
     pair_indices,
-    project_points,
     sample_image,
 )
 from stereo_nerf_core.training.pose_free_run import PoseFreeInput, keyframes_for_pose_free

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from stereo_nerf_core.devices import resolve_device
+from stereo_nerf_core.errors import ConfigError
 from stereo_nerf_core.fields.nerf_field import NerfField
 from stereo_nerf_core.fields.sdf_field import SdfFieldConfig
 from stereo_nerf_core.training.errors import TrainingError
@@ -17,7 +19,6 @@ from stereo_nerf_core.training.setup import (
     default_field_config,
     depth_range,
     initialise_density,
-    resolve_device,
     scene_sampling,
 )
 from tests.training.scenes import PLANE_Z_M, plane_keyframe, small_config
@@ -59,7 +60,10 @@ def test_field_defaults_follow_the_scene() -> None:
     assert float(field.density(inside).detach()) == pytest.approx(1.0 / (sampling.far_m - sampling.near_m), rel=0.2)
     with pytest.raises(TrainingError, match="needs a NerfFieldConfig"):
         build_field("nerf", sdf, bounds, seed=0)
-    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("cpu", parameter="trainer.device") == "cpu"
     if not torch.cuda.is_available():
-        with pytest.raises(TrainingError, match="no CUDA"):
-            resolve_device("cuda")
+        assert resolve_device("auto", parameter="trainer.device") == "cpu"
+        with pytest.raises(ConfigError, match=r"trainer\.device is 'cuda' but this torch has no CUDA"):
+            resolve_device("cuda", parameter="trainer.device")
+    with pytest.raises(ConfigError, match=r"trainer\.device is 'gpu': not a torch device"):
+        resolve_device("gpu", parameter="trainer.device")

@@ -25,14 +25,13 @@ class SelfSupervisedBackend:
     """Runs the weights of ``depth_prior.self_supervised_weights_path`` on the rectified left image."""
 
     def __init__(self, config: DepthPriorConfig) -> None:
-        import torch
 
+        from stereo_nerf_core.devices import resolve_device
         from stereo_nerf_core.frontend.self_supervised.weights import load_weights, predict_depth
-        from stereo_nerf_core.frontend.torchscript_prior import resolve_device
 
         self.config = config
         self.weights = load_weights(config.self_supervised_weights_path)
-        self.device = resolve_device(config.device, torch)
+        self.device = resolve_device(config.device, parameter="depth_prior.device")
         self.model: Any = self.weights.network(self.device)
         self._predict = predict_depth
 

@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 from rclpy.node import Node
 
+from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.pipeline import node_topics as names
 from stereo_nerf_core.pipeline.node_stages import DepthPriorNodeStage, depth_prior_threads
 from stereo_nerf_ros.node_runtime import NodeRuntime, spin_node
@@ -29,7 +30,7 @@ class DepthPriorNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(SPEC.name, **kwargs)
-        self.runtime = NodeRuntime(self, SPEC, self._process)
+        self.runtime = NodeRuntime(self, SPEC, self._process, reconfigure=self._reconfigure)
         self.config = self.runtime.config
         cv2.setNumThreads(depth_prior_threads(self.config.depth_prior.threads, os.cpu_count() or 1))
         self.stage = DepthPriorNodeStage(self.runtime.config, self.runtime.classes)
@@ -40,6 +41,9 @@ class DepthPriorNode(Node):
             f"depth prior on {self.topic_names[0]} + {self.topic_names[1]}, depth range "
             f"{self.config.depth_prior.min_depth_m}-{self.config.depth_prior.max_depth_m} m"
         )
+
+    def _reconfigure(self, config: PipelineConfig) -> None:
+        self.stage.reconfigure(config)
 
     def _process(self, item: tuple[Any, ...]) -> dict[str, Any]:
         return self.stage.process(*item, topic_names=self.topic_names)

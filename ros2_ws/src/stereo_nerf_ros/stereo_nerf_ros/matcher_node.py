@@ -12,6 +12,7 @@ from typing import Any
 
 from rclpy.node import Node
 
+from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.pipeline import node_topics as names
 from stereo_nerf_core.pipeline.node_stages import MatcherStage
 from stereo_nerf_ros.node_runtime import NodeRuntime, spin_node
@@ -25,12 +26,15 @@ class MatcherNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(SPEC.name, **kwargs)
-        self.runtime = NodeRuntime(self, SPEC, self._process)
+        self.runtime = NodeRuntime(self, SPEC, self._process, reconfigure=self._reconfigure)
         self.stage = MatcherStage(self.runtime.config, self.runtime.classes)
         self.runtime.create_publishers()
         self.topic_names = self.runtime.synchronise(names.MATCHER_INPUTS, approximate=False)
         self.runtime.start_worker()
         self.get_logger().info(f"matching {self.topic_names[0]} + {self.topic_names[1]}")
+
+    def _reconfigure(self, config: PipelineConfig) -> None:
+        self.stage.reconfigure(config)
 
     def _process(self, item: tuple[Any, ...]) -> dict[str, Any]:
         return self.stage.process(*item, topic_names=self.topic_names)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import inspect
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -89,14 +89,50 @@ def default_parameters(groups: Iterable[str] | None = None) -> dict[str, Any]:
     return {name: value for name, value in defaults.items() if name.split(".", 1)[0] in wanted}
 
 
+TUNABLE_GROUPS = ("depth_prior", "matching")
+"""Front-end groups a running node may change (``ros2 param set``), where the node reconfigures its stage."""
+STARTUP_ONLY = frozenset(
+    {
+        "depth_prior.backend",
+        "depth_prior.model_path",
+        "depth_prior.device",
+        "depth_prior.self_supervised_weights_path",
+        "depth_prior.threads",
+        "matching.method",
+        "matching.learned_weights_path",
+        "matching.learned_device",
+    }
+)
+"""Parameters of the tunable groups that load a model or set up threads: read at start-up only."""
+
+
+def is_tunable(name: str) -> bool:
+    """Whether ``group.name`` may change on a running node that reconfigures its stage."""
+    return name.split(".", 1)[0] in TUNABLE_GROUPS and name not in STARTUP_ONLY
+
+
+def updated_config(
+    get_value: Callable[[str], Any], changes: Mapping[str, Any], groups: Iterable[str]
+) -> PipelineConfig:
+    """The config with ``changes`` (``{"group.name": value}``) over the current values; ConfigError naming the
+    parameter for a value the config refuses or a parameter that is read at start-up only."""
+    fixed = sorted(name for name in changes if not is_tunable(name))
+    if fixed:
+        raise ConfigError(f"{', '.join(fixed)}: read at start-up only (restart the node to change it)")
+    return read_pipeline_config(lambda name: changes[name] if name in changes else get_value(name), groups)
+
+
 def declare_pipeline_parameters(
     node: Any,
     groups: Iterable[str],
     *,
+    tunable: bool = False,
     descriptor_type: Callable[..., Any] | None = None,
     range_types: tuple[Callable[..., Any], Callable[..., Any]] | None = None,
 ) -> list[str]:
     """Declare every ``group.name`` of ``groups`` on ``node``; returns the names declared.
+
+    All are read-only, except, with ``tunable``, those :func:`is_tunable` accepts.
 
     ``node`` needs ``declare_parameter(name, value, descriptor)`` (an ``rclpy.node.Node``).
     ``descriptor_type`` builds the descriptors (keyword arguments ``description``, ``read_only``,
@@ -122,7 +158,8 @@ def declare_pipeline_parameters(
                 extra["integer_range"] = [integer_range(from_value=int(low), to_value=int(high), step=0)]
             else:
                 extra["floating_point_range"] = [float_range(from_value=float(low), to_value=float(high), step=0.0)]
-        descriptor = descriptor_type(description=descriptions.get(name, ""), read_only=True, **extra)
+        read_only = not (tunable and is_tunable(name))
+        descriptor = descriptor_type(description=descriptions.get(name, ""), read_only=read_only, **extra)
         node.declare_parameter(name, default, descriptor)
         declared.append(name)
     return declared

@@ -166,7 +166,7 @@ class TrainerNode(LifecycleNode):
         stage = self.stage
         return (
             f"{self.runtime.summary()}; {stage.keyframes_added} keyframes trained on, "
-            f"{stage.keyframes_missing} keyframe poses without their frame"
+            f"{stage.keyframes_missing} keyframe poses without their frame, {stage.steps} training steps"
         )
 
     def shutdown_stage(self) -> None:

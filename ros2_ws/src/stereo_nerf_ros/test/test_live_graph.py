@@ -13,11 +13,13 @@ import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from conftest import CONFIG, SAMPLE_BAG, requires_ros
 from stereo_nerf_ros.graph_session import GraphSession
+from stereo_nerf_ros.node_specs import message_class
 
 from stereo_nerf_core.config import load_config
 from stereo_nerf_core.io.messages import image_to_array, pose_to_matrix
@@ -34,6 +36,8 @@ TRAINER_WAIT_S = 60.0
 TRAINING_S = 50.0
 """How long the trainer trains after the slice before its renders and mesh are checked (the run with the
 defaults only; 20 s was too short on a slower 2-core machine: render error 0.05, no surface yet)."""
+RENDER_WAIT_S = 120.0
+"""Longest further wait for a render of the latest frame within 2 % of the ground truth."""
 SURFACE_WAIT_S = 120.0
 """Longest further wait for the trainer's first mesh marker, before write_mesh is called."""
 LEFT_RECT, RIGHT_RECT, WORLD = names.LEFT_RECT_OPTICAL_FRAME, names.RIGHT_RECT_OPTICAL_FRAME, "world"
@@ -134,6 +138,46 @@ class TestUnderANamespace:
         reply = namespaced_run.call("trainer/render", "std_srvs/srv/Trigger")
         assert reply.success, reply.message
 
+    def test_front_end_parameters_change_on_the_running_node(self, namespaced_run: GraphSession) -> None:
+        """``ros2 param set``: a valid change takes effect from the next pair; a bad one is refused with the
+        reason and the node keeps its value."""
+        from rclpy.parameter import Parameter
+
+        session = namespaced_run
+
+        def set_parameter(name: str, value: object) -> tuple[bool, str]:
+            kind = "rcl_interfaces/srv/SetParameters"
+            request = message_class(kind).Request()
+            request.parameters = [Parameter(name, value=value).to_parameter_msg()]
+            result = session.call("depth_prior/set_parameters", kind, request).results[0]
+            return bool(result.successful), str(result.reason)
+
+        def get_parameter(name: str) -> float:
+            kind = "rcl_interfaces/srv/GetParameters"
+            request = message_class(kind).Request()
+            request.names = [name]
+            return float(session.call("depth_prior/get_parameters", kind, request).values[0].double_value)
+
+        ok, reason = set_parameter("depth_prior.max_depth_m", -1.0)
+        assert not ok and "max_depth_m" in reason, reason
+        ok, reason = set_parameter("depth_prior.backend", "seeded")
+        assert not ok and "read-only" in reason, reason  # loads a model: start-up only
+        ok, reason = set_parameter("depth_prior.min_depth_m", 0.5)  # beyond max_depth_m 0.3: the config refuses
+        assert not ok and "depth_prior" in reason and "0.5" in reason, reason
+        assert get_parameter("depth_prior.max_depth_m") == pytest.approx(0.3)
+        ok, reason = set_parameter("depth_prior.max_depth_m", 0.05)  # nearer than all of the sample's tissue
+        assert ok, reason
+        before = len(session.probe.on(session.resolve("depth_prior/depth")))
+        session.play(SAMPLE_BAG, max_frames=3)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and len(session.probe.on(session.resolve("depth_prior/depth"))) < before + 3:
+            time.sleep(0.2)
+        later = session.probe.on(session.resolve("depth_prior/depth"))[before:]
+        assert later, "no depth after the change"
+        for arrival in later:
+            depth = image_to_array(arrival.msg)
+            assert not np.any(np.isfinite(depth) & (depth > 0.05)), "a depth beyond the new max_depth_m"
+
 
 class TestWithTheDefaults:
     def test_every_output(self, default_run: GraphSession, truth: list[TruthFrame]) -> None:
@@ -158,14 +202,22 @@ class TestWithTheDefaults:
         config = load_config(CONFIG)
         step = config.nodes.render_downscale
         by_stamp = {frame.stamp_ns: frame for frame in truth}
-        errors = []
-        for arrival in default_run.probe.on("/trainer/rendered/depth"):
+
+        def error(arrival: Any) -> float:
             rendered = image_to_array(arrival.msg)
             frame = by_stamp[arrival.stamp_ns]
             assert frame.depth is not None
             ground_truth = frame.depth[::step, ::step][: rendered.shape[0], : rendered.shape[1]]
             usable = np.isfinite(rendered) & np.isfinite(ground_truth) & frame.tissue[::step, ::step]
-            errors.append(np.median(np.abs(rendered[usable] - ground_truth[usable]) / ground_truth[usable]))
+            return float(np.median(np.abs(rendered[usable] - ground_truth[usable]) / ground_truth[usable]))
+
+        # training speed on 2 shared cores varies: wait (bounded) for a render as good as the test asks
+        deadline = time.monotonic() + RENDER_WAIT_S
+        while (renders := default_run.probe.on("/trainer/rendered/depth")) and error(renders[-1]) >= 0.02:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(2.0)
+        errors = [error(arrival) for arrival in renders]
         assert errors and errors[-1] < 0.02, errors  # median relative error; the prior's is 0.006, 300 steps give 0.003
         (cloud, *_) = default_run.probe.on("/trainer/cloud")
         xyz, rgb = point_cloud_to_arrays(cloud.msg)

@@ -13,10 +13,13 @@ import pytest
 import yaml
 from stereo_nerf_ros.node_specs import SPECS
 from stereo_nerf_ros.parameters import (
+    STARTUP_ONLY,
+    TUNABLE_GROUPS,
     declare_pipeline_parameters,
     default_parameters,
     pipeline_groups,
     read_pipeline_config,
+    updated_config,
 )
 
 from stereo_nerf_core.config import PipelineConfig, flatten_parameters, load_config
@@ -139,6 +142,30 @@ def test_read_rejects_invalid_values_by_name() -> None:
     declare_pipeline_parameters(node, PARAMETER_GROUPS, descriptor_type=SimpleNamespace)
     with pytest.raises(ConfigError, match="block_size"):
         read_pipeline_config(node.get_value, PARAMETER_GROUPS)
+
+
+def test_only_the_front_end_parameters_are_tunable_and_only_on_request() -> None:
+    fixed, tunable = _FakeNode(), _FakeNode()
+    declare_pipeline_parameters(fixed, PARAMETER_GROUPS, descriptor_type=SimpleNamespace)
+    declare_pipeline_parameters(tunable, PARAMETER_GROUPS, tunable=True, descriptor_type=SimpleNamespace)
+    assert all(d.descriptor.read_only for d in fixed.declared)
+    writable = {d.name for d in tunable.declared if not d.descriptor.read_only}
+    assert "depth_prior.max_depth_m" in writable and "depth_prior.lr_max_diff_px" in writable
+    assert not writable & STARTUP_ONLY and all(name.startswith(TUNABLE_GROUPS) for name in writable)
+    assert "sync.slop_s" not in writable and "nodes.queue_size" not in writable
+
+
+def test_a_change_is_validated_against_the_current_values() -> None:
+    node = _FakeNode(overrides={"depth_prior.max_depth_m": 0.2})
+    declare_pipeline_parameters(node, PARAMETER_GROUPS, tunable=True, descriptor_type=SimpleNamespace)
+    config = updated_config(node.get_value, {"depth_prior.block_size": 7}, PARAMETER_GROUPS)
+    assert config.depth_prior.block_size == 7 and config.depth_prior.max_depth_m == 0.2  # the rest as it is
+    with pytest.raises(ConfigError, match=r"depth_prior\.max_depth_m .*\[0\.25"):
+        updated_config(node.get_value, {"depth_prior.min_depth_m": 0.25}, PARAMETER_GROUPS)  # max is 0.2
+    with pytest.raises(ConfigError, match="block_size"):
+        updated_config(node.get_value, {"depth_prior.block_size": 4}, PARAMETER_GROUPS)  # even sizes refused
+    with pytest.raises(ConfigError, match=r"depth_prior\.backend: read at start-up only"):
+        updated_config(node.get_value, {"depth_prior.backend": "seeded"}, PARAMETER_GROUPS)
 
 
 def test_readme_lists_the_node_parameters_with_their_defaults() -> None:

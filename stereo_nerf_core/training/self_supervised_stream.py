@@ -18,9 +18,9 @@ from stereo_nerf_core.frontend.errors import FrontendError
 from stereo_nerf_core.frontend.self_supervised.training import OnlineDepthTrainer, StreamFrame
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import read_messages
-from stereo_nerf_core.pipeline.frames import FrameAssembler
-from stereo_nerf_core.pipeline.poses import PoseSource
-from stereo_nerf_core.pipeline.stages import StereoDepthStage
+from stereo_nerf_core.spine.frames import FrameAssembler
+from stereo_nerf_core.spine.poses import PoseSource
+from stereo_nerf_core.spine.stages import StereoDepthStage
 
 STREAM_TOPICS = (
     topics.LEFT_IMAGE,

@@ -3,7 +3,7 @@
 Images are paired with :class:`ApproximateTimeSync`; each camera uses its latest camera_info;
 instrument masks, ground-truth depth and poses are attached by stamp. The robot's pose comes from
 the tf tree (/tf and /tf_static, the chain from ``tracking.world_frame`` to the camera interpolated
-at the stamp, as the live tracker looks it up: :class:`~stereo_nerf_core.pipeline.robot_poses.RobotPoses`).
+at the stamp, as the live tracker looks it up: :class:`~stereo_nerf_core.spine.robot_poses.RobotPoses`).
 A pair is released once the stream has moved ``settle_s`` (at least ``tracking.tf_timeout_s``, the
 live tracker's wait) past its stamp: side data may be logged just after the images.
 Unusable messages are counted and described, never fatal: a running replay keeps going.
@@ -32,7 +32,7 @@ from stereo_nerf_core.io.messages import (
     pose_to_matrix,
     stamp_ns,
 )
-from stereo_nerf_core.pipeline.robot_poses import RobotPoses
+from stereo_nerf_core.spine.robot_poses import RobotPoses
 
 STAMP_TOLERANCE_NS = 1_000_000
 """Side data (mask, depth, pose) is matched to a left image within 1 ms."""

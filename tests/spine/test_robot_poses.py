@@ -21,9 +21,9 @@ from stereo_nerf_core.io.bag import BagWriter, read_messages
 from stereo_nerf_core.io.messages import pose_to_matrix, stamp_ns
 from stereo_nerf_core.io.ros_conversions.trajectory import StampedTransform, transforms_to_tf
 from stereo_nerf_core.pipeline import node_topics as names
-from stereo_nerf_core.pipeline.frames import FrameAssembler
 from stereo_nerf_core.pipeline.node_stages import StereoFrontendStage, StereoMessages
 from stereo_nerf_core.pipeline.tracker_stage import TrackerStage
+from stereo_nerf_core.spine.frames import FrameAssembler
 from tests.conftest import CONFIG, SAMPLE_BAG
 
 FRAMES = 8

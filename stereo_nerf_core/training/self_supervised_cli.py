@@ -18,8 +18,8 @@ from stereo_nerf_core.frontend.errors import FrontendError
 
 
 def _train(args: argparse.Namespace) -> int:
-    from stereo_nerf_core.frontend.self_supervised.stream import train_from_bag
     from stereo_nerf_core.frontend.self_supervised.weights import save_weights
+    from stereo_nerf_core.training.self_supervised_stream import train_from_bag
 
     if args.budget_s <= 0:
         raise FrontendError(f"--budget-s must be positive, got {args.budget_s}")

@@ -9,7 +9,7 @@ from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import ROSBAGS_CLASSES as C
 from stereo_nerf_core.io.bag import BagMessage
 from stereo_nerf_core.io.messages import array_to_image, matrix_to_pose_stamped, view_to_camera_info
-from stereo_nerf_core.pipeline.frames import FrameAssembler
+from stereo_nerf_core.spine.frames import FrameAssembler
 
 MS = 1_000_000
 T0 = 1_700_000_000_000_000_000

@@ -16,7 +16,7 @@ from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.frontend.depth_prior import DepthPrior
 from stereo_nerf_core.frontend.odometry import StereoOdometry, TrackingResult
 from stereo_nerf_core.geometry.camera import StereoCalibration
-from stereo_nerf_core.pipeline.frames import StereoFrame
+from stereo_nerf_core.spine.frames import StereoFrame
 
 F64 = NDArray[np.float64]
 
