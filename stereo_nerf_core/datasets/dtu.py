@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from stereo_nerf_core.geometry.camera import decompose_projection
 from stereo_nerf_core.io.datasets import read_rgb
 from stereo_nerf_core.io.errors import DatasetError
 
@@ -60,16 +61,6 @@ class DtuScene:
             raise DatasetError(f"hold_out_every must be >= 2, got {hold_out_every}")
         held = [view for view in self.views if view.index % hold_out_every == 0]
         return [view for view in self.views if view.index % hold_out_every != 0], held
-
-
-def decompose_projection(P: Float) -> tuple[Float, Float]:
-    """(K (3, 3) with K[2, 2] = 1, T_world_camera (4, 4)) of a (3, 4) projection matrix ``K [R | t]``."""
-    K, R, centre = cv2.decomposeProjectionMatrix(np.asarray(P, dtype=np.float64))[:3]
-    K = K / K[2, 2]
-    T = np.eye(4)
-    T[:3, :3] = R.T
-    T[:3, 3] = (centre[:3] / centre[3]).ravel()
-    return K, T
 
 
 def crop_intrinsics(K: Float, size: int) -> Float:

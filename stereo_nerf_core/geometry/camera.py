@@ -274,3 +274,12 @@ class StereoCalibration:
         valid = np.isfinite(z) & (z > 0)
         disparity[valid] = np.float32(self.fx * self.baseline_m) / z[valid] + np.float32(self.disparity_offset)
         return disparity
+
+
+def decompose_projection(P: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(K (3, 3) with K[2, 2] = 1, T_world_camera (4, 4)) of a (3, 4) projection matrix ``K [R | t]``."""
+    K, R, centre = cv2.decomposeProjectionMatrix(np.asarray(P, dtype=np.float64))[:3]
+    T = np.eye(4)
+    T[:3, :3] = R.T
+    T[:3, 3] = (centre[:3] / centre[3]).ravel()
+    return K / K[2, 2], T

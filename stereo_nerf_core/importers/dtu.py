@@ -22,11 +22,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from stereo_nerf_core.geometry.camera import PinholeCamera, RectifiedView
+from stereo_nerf_core.geometry.camera import PinholeCamera, RectifiedView, decompose_projection
 from stereo_nerf_core.geometry.errors import GeometryError
 from stereo_nerf_core.importers.errors import ImporterError
 from stereo_nerf_core.importers.files import IMAGE_SUFFIXES, list_files, read_rgb, require_file, require_folder
@@ -38,15 +37,6 @@ ORIGINAL_SIZE = (1600, 1200)
 CROP_OFFSET_PX = 200.0
 CROP_SIZE_PX = 1200.0
 _VIEW_NAME = re.compile(r"^(\d+)_rgb\.png$")
-
-
-def decompose_projection(P: NDArray[np.floating]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(K with K[2, 2] = 1, T_world_camera (4, 4)) of a (3, 4) projection ``K [R | t]``."""
-    K, R, centre = cv2.decomposeProjectionMatrix(np.asarray(P, dtype=np.float64))[:3]
-    T = np.eye(4)
-    T[:3, :3] = R.T
-    T[:3, 3] = (centre[:3] / centre[3]).ravel()
-    return K / K[2, 2], T
 
 
 def image_intrinsics(K_original: NDArray[np.float64], width: int, height: int, image: Path) -> NDArray[np.float64]:

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stereo_nerf_core.importers.errors import ImporterError
+from stereo_nerf_core.io.datasets import read_rgb as read_image_rgb
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 DEPTH_SUFFIXES = (".png", ".npy")
@@ -62,11 +63,8 @@ def match_by_stem(images: list[Path], folder: Path, suffixes: tuple[str, ...], w
 
 
 def read_rgb(path: Path) -> NDArray[np.uint8]:
-    """An 8-bit colour (or grey) image file as RGB (H, W, 3)."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImporterError(f"{path}: not a readable image")
-    return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    """An 8-bit colour (or grey) image file as RGB (H, W, 3); ImporterError naming it when unreadable."""
+    return read_image_rgb(path, error=ImporterError)
 
 
 def read_raw(path: Path) -> NDArray[Any]:

@@ -14,17 +14,19 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from stereo_nerf_core.errors import StereoNerfError
 from stereo_nerf_core.geometry.camera import PinholeCamera, RectifiedView, StereoCalibration
 from stereo_nerf_core.io.calibration import load_stereo_calibration
 from stereo_nerf_core.io.errors import CalibrationFileError, DatasetError
 
 
-def read_rgb(path: Path) -> NDArray[np.uint8]:
-    """An 8-bit image file as RGB (H, W, 3); alpha is dropped."""
+def read_rgb(path: Path, *, error: type[StereoNerfError] = DatasetError) -> NDArray[np.uint8]:
+    """An 8-bit colour (or grey) image file as RGB (H, W, 3); alpha is dropped. ``error`` (naming the file) when
+    it cannot be read: the caller's domain error (importers raise ImporterError)."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise DatasetError(f"{path}: not a readable image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        raise error(f"{path}: not a readable image")
+    return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
 
 
 def read_uint16_scaled(path: Path, scale: float) -> NDArray[np.float32]:

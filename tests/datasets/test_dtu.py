@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stereo_nerf_core.datasets.dtu import DtuScene, crop_intrinsics, decompose_projection, load_dtu_scan
+from stereo_nerf_core.datasets.dtu import DtuScene, crop_intrinsics, load_dtu_scan
+from stereo_nerf_core.geometry.camera import decompose_projection
 from stereo_nerf_core.io.errors import DatasetError
 from tests.conftest import SHARED_DATA
 
