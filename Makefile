@@ -41,8 +41,9 @@ live-bench: $(STAMP)
 
 # Remakes the committed sample bag (deterministic from the seed).
 sample-bag: $(STAMP)
-	rm -rf $(SAMPLE_BAG)
+	rm -rf $(SAMPLE_BAG) rosbags/breathing_endoscope
 	$(PY) -m stereo_nerf_core record-synthetic $(SAMPLE_BAG) --preset sample
+	$(PY) -m stereo_nerf_core record-synthetic rosbags/breathing_endoscope --preset breathing
 
 clean:
 	rm -rf $(VENV) results .mypy_cache .ruff_cache .pytest_cache

@@ -25,19 +25,20 @@ from collections.abc import Callable
 
 import torch
 
-from stereo_nerf_core.fields import Field, NerfField, NerfFieldConfig, SdfField, SdfFieldConfig
+from stereo_nerf_core.fields import NerfFieldConfig, SdfFieldConfig
+from stereo_nerf_core.models import Model, NerfModel, NeusModel
 from stereo_nerf_core.render import SamplingConfig, camera_rays, eikonal_loss, render_image, render_rays
 
 BOUNDS_MIN, BOUNDS_MAX = (-0.15, -0.12, 0.0), (0.15, 0.12, 0.26)
 
 
-def _fields(device: torch.device) -> dict[str, Callable[[], Field]]:
-    def nerf() -> Field:
-        return NerfField(NerfFieldConfig(), bounds_min=BOUNDS_MIN, bounds_max=BOUNDS_MAX).to(device)
+def _fields(device: torch.device) -> dict[str, Callable[[], Model]]:
+    def nerf() -> Model:
+        return NerfModel(NerfFieldConfig(), bounds_min=BOUNDS_MIN, bounds_max=BOUNDS_MAX).to(device)
 
-    def sdf(mode: str) -> Callable[[], Field]:
+    def sdf(mode: str) -> Callable[[], Model]:
         config = SdfFieldConfig(gradient_mode=mode)  # type: ignore[arg-type]
-        return lambda: SdfField(config, bounds_min=BOUNDS_MIN, bounds_max=BOUNDS_MAX).to(device)
+        return lambda: NeusModel(config, bounds_min=BOUNDS_MIN, bounds_max=BOUNDS_MAX).to(device)
 
     return {"nerf": nerf, "sdf autograd": sdf("autograd"), "sdf finite-diff": sdf("finite_difference")}
 
@@ -59,7 +60,7 @@ def _prior(n: int, generator: torch.Generator, device: torch.device) -> tuple[to
 
 
 def training_step_ms(
-    make: Callable[[], Field], device: torch.device, rays_count: int, width: int, height: int, repeats: int, prior: bool
+    make: Callable[[], Model], device: torch.device, rays_count: int, width: int, height: int, repeats: int, prior: bool
 ) -> float:
     """Median wall time (ms) of one training step."""
     torch.manual_seed(0)
@@ -80,12 +81,13 @@ def training_step_ms(
         start = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
             out = render_rays(
-                field,
+                field.callbacks(),
                 camera_rays(K, T, pixels),
                 config,
                 depth_prior=depth if prior else None,
                 confidence=confidence if prior else None,
                 generator=generator,
+                stratified=True,
             )
         loss = (out.rgb - target).abs().mean()
         has_depth = depth > 0
@@ -101,7 +103,7 @@ def training_step_ms(
 
 
 def frame_seconds(
-    make: Callable[[], Field], device: torch.device, width: int, height: int, rows: int, prior: bool, chunk: int
+    make: Callable[[], Model], device: torch.device, width: int, height: int, rows: int, prior: bool, chunk: int
 ) -> tuple[float, int]:
     """Seconds for a full frame (scaled from ``rows`` rows when 0 < rows < height) and the rows rendered."""
     torch.manual_seed(0)
@@ -112,11 +114,12 @@ def frame_seconds(
     generator = torch.Generator(device=device).manual_seed(1)
     depth, confidence = _prior(width * rendered, generator, device)
     config = SamplingConfig()
-    render_image(field, K, torch.eye(4, device=device), width, min(rendered, 8), config, chunk=chunk)  # warm-up
+    warm_up = min(rendered, 8)
+    render_image(field.callbacks(), K, torch.eye(4, device=device), width, warm_up, config, chunk=chunk)
     _sync(device)
     start = time.perf_counter()
     render_image(
-        field,
+        field.callbacks(),
         K,
         torch.eye(4, device=device),
         width,

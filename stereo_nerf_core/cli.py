@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 
 from stereo_nerf_core.config import load_config
 from stereo_nerf_core.errors import StereoNerfError
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (what ``ros2 launch``, Docker and systemd send) stops the block as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _replay(args: argparse.Namespace) -> int:
     from stereo_nerf_core.pipeline.replay import run_replay
 
     config = load_config(args.config)
-    summary = run_replay(
-        args.bag, config, args.out, progress=not args.quiet, max_frames=args.max_frames, rate=args.rate
-    )
+    with sigterm_as_interrupt():  # a partial report, as Ctrl-C gives
+        summary = run_replay(
+            args.bag, config, args.out, progress=not args.quiet, max_frames=args.max_frames, rate=args.rate
+        )
     print(summary.one_line())
     return 0 if summary.complete else 3
 

@@ -176,8 +176,9 @@ class EvaluationConfig:
 class ReplayConfig:
     """Offline replay: the methods compared in one run, held-out views and the trainer methods' budget."""
 
-    methods: list[str] = field(default_factory=lambda: ["stereo_prior", "tsdf_fusion", "nerf", "sdf"])
-    """Methods run and scored, in report order (stereo_prior, tsdf_fusion, nerf, sdf; see pipeline/methods.py)."""
+    methods: list[str] = field(default_factory=lambda: ["nearest_frame", "stereo_prior", "tsdf_fusion", "nerf", "sdf"])
+    """Methods run and scored, in report order (see pipeline/methods.py; the baselines nearest_frame and
+    stereo_prior are always scored, first)."""
     held_out_every: int = 8
     """Frames 0, N, 2N, ... are held out (not fused, not trained on; rendered as novel views); 0: none.
     A bag whose metadata carries a test list (studies importer) uses that list instead."""
@@ -403,12 +404,15 @@ class NodesConfig:
     """Marching-cubes cells along the longest side of the scene box (mesh marker and write_mesh)."""
     checkpoint_path: str = "stereo_nerf_checkpoint.pt"
     """File the trainer's save_checkpoint / load_checkpoint services write and read (relative: to the node's
-    working directory)."""
+    working directory); a (re)started trainer resumes from it."""
+    checkpoint_period_s: float = 60.0
+    """Seconds between the trainer's automatic checkpoints to checkpoint_path (0: only when asked)."""
     mesh_path: str = "stereo_nerf_mesh.ply"
     """PLY file the trainer's write_mesh service writes (relative: to the node's working directory)."""
 
     def __post_init__(self) -> None:
         _check_range("nodes.queue_size", self.queue_size, 1, 10_000)
+        _check_range("nodes.checkpoint_period_s", self.checkpoint_period_s, 0.0, 86_400.0)
         _check_range("nodes.background_niceness", self.background_niceness, 0, 19)
         _check_range("nodes.cv_threads", self.cv_threads, 0, 1024)
         _check_range("nodes.frame_cache", self.frame_cache, 1, 10_000)

@@ -17,7 +17,15 @@ class TrainerConfig:
     """Online training of the neural field (NeRF or NeuS SDF) from the keyframe buffer."""
 
     mode: str = "nerf"
-    """Field type: "nerf" (density) or "sdf" (NeuS signed distance with eikonal loss)."""
+    """Model (stereo_nerf_core.models.MODELS): "nerf" (density), "sdf" (NeuS signed distance, eikonal loss),
+    "deformable" or "deformable_sdf" (the same under a time-conditioned deformation, for moving tissue)."""
+    time_span_s: float = 0.0
+    """Deformable models: seconds from the first keyframe their time knots cover; later renders hold the last
+    state. 0: the bag's duration in a replay, else the buffered keyframes' span but at least 60 s."""
+    time_knots: int = 32
+    """Deformable models: knots over time_span_s (the deformation is linear in time between them)."""
+    time_smoothness_weight: float = 0.001
+    """Deformable models: weight of the squared difference between neighbouring time knots."""
     seed: int = 0
     """Seed of the field's initialisation and of ray sampling."""
     buffer_capacity: int = 64
@@ -119,11 +127,14 @@ class TrainerConfig:
     """Rays rendered at once when rendering whole images."""
 
     def __post_init__(self) -> None:
-        if self.mode not in ("nerf", "sdf"):
-            raise ConfigError(f"trainer.mode must be 'nerf' or 'sdf', got {self.mode!r}")
+        if not self.mode:
+            raise ConfigError("trainer.mode must name a model (see stereo_nerf_core.models.MODELS), got ''")
         if self.photometric_loss not in ("l1", "huber"):
             raise ConfigError(f"trainer.photometric_loss must be 'l1' or 'huber', got {self.photometric_loss!r}")
         _check_range("trainer.seed", self.seed, 0, 2**31 - 1)
+        _check_range("trainer.time_span_s", self.time_span_s, 0.0, 1e6)
+        _check_range("trainer.time_knots", self.time_knots, 2, 4096)
+        _check_range("trainer.time_smoothness_weight", self.time_smoothness_weight, 0.0, 1e3)
         _check_range("trainer.buffer_capacity", self.buffer_capacity, 1, 100_000)
         _check_range("trainer.rays_per_batch", self.rays_per_batch, 1, 1_000_000)
         _check_range("trainer.grid_levels", self.grid_levels, 1, 32)

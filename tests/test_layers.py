@@ -11,7 +11,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "config_checks", "learning_config", "config", "devices", "geometry"),
     ("io", "fields", "alignment"),
     ("frontend", "fusion", "render", "datasets", "importers", "synthetic"),
-    ("spine", "eval"),
+    ("spine", "eval", "models"),
     ("training",),
     ("pipeline",),
     ("cli", "__main__", "__init__"),

@@ -20,6 +20,7 @@ from stereo_nerf_core.importers.endonerf import DEFAULT_DEPTH_SCALE, POSE_CONVEN
 from stereo_nerf_core.importers.errors import ImporterError
 from stereo_nerf_core.importers.scared import load_scared
 from stereo_nerf_core.importers.studies import load_studies
+from stereo_nerf_core.importers.video import load_video
 from stereo_nerf_core.importers.writer import DEFAULT_FPS, ImportOptions, ImportSummary, Recording, write_recording
 
 
@@ -64,6 +65,12 @@ def _scared(source: Path, o: dict[str, Any]) -> Recording:
     )
 
 
+def _video(source: Path, o: dict[str, Any]) -> Recording:
+    if o.get("fx") is None:
+        raise ImporterError("format 'video' needs --fx (focal length in pixels)")
+    return load_video(source, fx=o["fx"], cx=o.get("cx"), cy=o.get("cy"), poses_bounds=o.get("poses_bounds"))
+
+
 def _dtu(source: Path, o: dict[str, Any]) -> Recording:
     return load_dtu(source, world=o.get("world") or "metric")
 
@@ -85,6 +92,9 @@ FORMATS: dict[str, FormatSpec] = {
         "a SCARED keyframe (raw pair, calibration, structured-light truth)",
     ),
     "dtu": FormatSpec(_dtu, ("world",), "a DTU scan in the IDR/MonoSDF format (left only, poses)"),
+    "video": FormatSpec(
+        _video, ("fx", "cx", "cy", "poses_bounds"), "a monocular video file (left only; identity poses unless given)"
+    ),
 }
 FORMAT_OPTIONS = sorted({name for spec in FORMATS.values() for name in spec.options})
 
@@ -96,12 +106,14 @@ def run_import(
     options: ImportOptions,
     *,
     poses_from_colmap: Path | str | None = None,
+    fps_given: bool = True,
     **format_options: Any,
 ) -> ImportSummary:
     """Import ``source`` (in format ``format_name``) into the new bag ``out_bag``.
 
     ``format_options`` are the format's own options (argparse ``dest`` names, e.g. ``calibration``,
-    ``rectified``, ``depth_scale``); None means "not given".
+    ``rectified``, ``depth_scale``); None means "not given". Without ``fps_given`` a source with its own frame
+    rate (a video) is stamped at that rate instead of ``options.fps``.
     """
     spec = FORMATS.get(format_name)
     if spec is None:
@@ -119,6 +131,8 @@ def run_import(
     if out.exists() or out.is_symlink():
         raise ImporterError(f"{out} exists already; bags are never overwritten")
     recording = spec.read(Path(source), given)
+    if not fps_given and recording.frame_rate_hz is not None:
+        options = replace(options, fps=recording.frame_rate_hz)
     if poses_from_colmap is not None:
         recording = with_colmap_poses(recording, Path(poses_from_colmap))
     summary = write_recording(recording, out, options)
@@ -126,10 +140,12 @@ def run_import(
 
 
 def _handle(args: argparse.Namespace) -> int:
-    options = ImportOptions(fps=args.fps, storage=args.storage, compression=args.compression, progress=not args.quiet)
+    fps = DEFAULT_FPS if args.fps is None else args.fps
+    options = ImportOptions(fps=fps, storage=args.storage, compression=args.compression, progress=not args.quiet)
     format_options = {name: getattr(args, name) for name in FORMAT_OPTIONS}
     summary = run_import(
-        args.format, args.source, args.out_bag, options, poses_from_colmap=args.poses_from_colmap, **format_options
+        args.format, args.source, args.out_bag, options, poses_from_colmap=args.poses_from_colmap,
+        fps_given=args.fps is not None, **format_options,
     )
     print(summary.one_line())
     return 0
@@ -147,7 +163,9 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("source", type=Path, metavar="SOURCE", help="the dataset folder")
     parser.add_argument("out_bag", type=Path, metavar="OUT_BAG", help="bag folder to create (must not exist)")
     common = parser.add_argument_group("every format")
-    common.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frame rate of the stamps in Hz (default 10)")
+    common.add_argument(
+        "--fps", type=float, help="frame rate of the stamps in Hz (default: a video's own rate, else 10)"
+    )
     common.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="bag storage plugin")
     common.add_argument("--compression", choices=["none", "zstd"], default="none", help="bag compression")
     common.add_argument("--poses-from-colmap", type=Path, metavar="DIR", help="COLMAP reconstruction as pose source")
@@ -157,9 +175,9 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> None:
         "--calibration", type=Path, metavar="FILE", help="OpenCV stereo YAML/JSON (K1 D1 K2 D2 R T)"
     )
     calibrated.add_argument("--alpha", type=float, help="rectification free scaling (cv2.stereoRectify, default 0)")
-    studies = parser.add_argument_group("studies: already-rectified pairs instead of --calibration")
+    studies = parser.add_argument_group("studies (already-rectified pairs instead of --calibration) and video")
     studies.add_argument("--rectified", action="store_true", help="the images are rectified (R = I, no distortion)")
-    studies.add_argument("--fx", type=float, help="rectified focal length in pixels")
+    studies.add_argument("--fx", type=float, help="(rectified) focal length in pixels")
     studies.add_argument("--fy", type=float, help="vertical focal length in pixels (default fx)")
     studies.add_argument("--cx", type=float, help="principal point x in pixels (default (W-1)/2)")
     studies.add_argument("--cy", type=float, help="principal point y in pixels (default (H-1)/2)")
@@ -178,6 +196,10 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> None:
         "--pose-convention",
         choices=POSE_CONVENTIONS,
         help="poses_bounds.npy axes (default opengl, as EndoNeRF's own loader reads them)",
+    )
+    video = parser.add_argument_group("video")
+    video.add_argument(
+        "--poses-bounds", type=Path, metavar="FILE", help="LLFF poses_bounds.npy, one row per frame (default identity)"
     )
     dtu = parser.add_argument_group("dtu")
     dtu.add_argument(

@@ -101,6 +101,8 @@ class Recording:
     """What the /tf poses are (None: the recording has none)."""
     custom_data: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    frame_rate_hz: float | None = None
+    """The source's own frame rate (a video's); the stamps use it unless ``--fps`` is given."""
 
     @property
     def frame_names(self) -> list[str]:

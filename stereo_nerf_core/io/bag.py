@@ -131,6 +131,14 @@ def bag_topics(path: Path | str) -> dict[str, TopicSummary]:
     return summary
 
 
+def bag_duration_s(path: Path | str) -> float | None:
+    """Seconds from the bag's first to its last message (its metadata); None for a cut-off mcap."""
+    if truncated_mcap_file(path) is not None:
+        return None
+    with _BagOpener(Path(path)) as reader:
+        return float(reader.duration) * 1e-9
+
+
 @dataclass(frozen=True)
 class RawBagMessage:
     """One message as stored: its topic, type, receive time (bag timestamp, ns) and CDR bytes."""

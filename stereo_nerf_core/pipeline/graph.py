@@ -24,12 +24,12 @@ from typing import Any
 
 from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.errors import StereoNerfError
+from stereo_nerf_core.frontend.sync import StampSync
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import ROSBAGS_CLASSES, BagMessage, read_messages
 from stereo_nerf_core.io.messages import MessageClasses, stamp_ns
 from stereo_nerf_core.pipeline import node_topics as names
 from stereo_nerf_core.pipeline.backpressure import DropOldestQueue
-from stereo_nerf_core.pipeline.message_sync import StampSync
 from stereo_nerf_core.pipeline.node_stages import (
     DepthPriorNodeStage,
     MatcherStage,
@@ -103,7 +103,7 @@ class StageGraph:
         self.trainer.configure()
         slop, size = round(config.sync.slop_s * 1e9), config.sync.queue_size
         self.raw_inputs = _absolute(names.raw_inputs(compressed=config.nodes.compressed_input))
-        self.syncs: dict[str, StampSync] = {
+        self.syncs: dict[str, StampSync[Any]] = {
             names.STEREO_FRONTEND: StampSync(self.raw_inputs, slop_ns=slop, queue_size=size),
             names.DEPTH_PRIOR: StampSync(_absolute(names.DEPTH_PRIOR_INPUTS), slop_ns=0, queue_size=size),
             names.MATCHER: StampSync(_absolute(names.MATCHER_INPUTS), slop_ns=0, queue_size=size),
@@ -135,9 +135,9 @@ class StageGraph:
         ready: list[str] = []
         for node, sync in self.syncs.items():
             if topic in sync.topics:
-                complete = sync.push(topic, msg)
+                complete = sync.push(topic, stamp_ns(msg.header), msg)
                 if complete is not None:
-                    self.queues[node].put(complete)
+                    self.queues[node].put(complete.items)
                     ready.append(node)
         self._side_inputs(topic, msg)
         for node in ready:

@@ -4,13 +4,16 @@ Every method sees each processed frame (:meth:`ReplayMethod.add_frame`, held-out
 it can tell them apart), is told how far the stream has got (:meth:`ReplayMethod.advance`, at the
 metrics-over-time checkpoints and at the end) and then renders depth, and where it can colour, at any
 frame's pose on the rectified left grid (:meth:`ReplayMethod.render`); methods with a surface give a
-mesh. ``replay.methods`` in the YAML picks the methods, in report order.
+mesh. ``replay.methods`` in the YAML picks the methods, in report order; the two baselines
+(:data:`BASELINES`) are always scored, first.
 
-* ``stereo_prior``: the front-end's dense prior; held-out views forward-warp the nearest input
-  frame's colour through its prior depth.
+* ``nearest_frame`` (baseline): held-out views are the nearest input frame as it is.
+* ``stereo_prior`` (baseline): the front-end's dense prior; held-out views forward-warp the nearest
+  input frame's colour through its prior depth.
 * ``tsdf_fusion``: the priors of the input frames fused with open3d; depth and colour are its
   coloured mesh ray-cast at each pose.
-* ``nerf`` / ``sdf``: the trainer (:mod:`stereo_nerf_core.pipeline.trainer_method`).
+* ``nerf`` / ``sdf`` / ``deformable`` / ``deformable_sdf``: the trainer with that model
+  (:mod:`stereo_nerf_core.pipeline.trainer_method`).
 """
 
 from __future__ import annotations
@@ -92,10 +95,8 @@ class ReplayMethod:
         """Release what the method holds (threads, devices)."""
 
 
-class StereoPriorMethod(ReplayMethod):
-    """The front-end alone: each frame's own prior; held-out colour warped from the nearest input frame."""
-
-    stages = ("rectify", "depth_prior")
+class _InputViewsMethod(ReplayMethod):
+    """Keeps every frame's prior and the input frames (posed, not held out) that predict held-out views."""
 
     def __init__(self, name: str, config: PipelineConfig, timer: StageTimer) -> None:
         super().__init__(name, config, timer)
@@ -110,19 +111,50 @@ class StereoPriorMethod(ReplayMethod):
             self.sources[frame.index] = frame
             self.inputs.add(frame.index)
 
+    def nearest_input(self, frame: EvaluatedFrame) -> EvaluatedFrame | None:
+        """The input frame closest in index to ``frame`` (the earlier one on a tie)."""
+        if not self.sources:
+            return None
+        return min(self.sources.values(), key=lambda source: (abs(source.index - frame.index), source.index))
+
+
+class StereoPriorMethod(_InputViewsMethod):
+    """The front-end alone: each frame's own prior; held-out colour warped from the nearest input frame."""
+
+    stages = ("rectify", "depth_prior")
+
     def render(self, frame: EvaluatedFrame, K: NDArray[np.float64], size: tuple[int, int]) -> Rendering | None:
         depth = self.priors.get(frame.index)
         if depth is None:
             return None
-        if not frame.held_out or frame.T_world_camera is None or not self.sources:
+        nearest = self.nearest_input(frame)
+        if not frame.held_out or frame.T_world_camera is None or nearest is None:
             return Rendering(depth, None)
-        nearest = min(self.sources.values(), key=lambda source: (abs(source.index - frame.index), source.index))
         assert nearest.T_world_camera is not None
         with self.timer.stage("stereo_prior_warp"):
             rgb, _ = forward_warp(
                 nearest.left, self.priors[nearest.index], K, nearest.T_world_camera, frame.T_world_camera, size
             )
         return Rendering(depth, rgb)
+
+
+class NearestFrameMethod(_InputViewsMethod):
+    """Baseline: a held-out frame predicted by the nearest input frame as it is (no warp), depth included.
+
+    On a static camera this is "the previous training frame"; on a moving one, what a method gains over
+    simply showing the closest recorded view. Input frames: their own prior, no image of their own.
+    """
+
+    stages = ()
+
+    def render(self, frame: EvaluatedFrame, K: NDArray[np.float64], size: tuple[int, int]) -> Rendering | None:
+        depth = self.priors.get(frame.index)
+        if depth is None:
+            return None
+        nearest = self.nearest_input(frame)
+        if not frame.held_out or nearest is None:
+            return Rendering(depth, None)
+        return Rendering(self.priors[nearest.index], nearest.left.astype(np.float32) / 255.0)
 
 
 class TsdfFusionMethod(ReplayMethod):
@@ -188,10 +220,13 @@ def _trainer(mode: str) -> MethodFactory:
 
 
 METHODS: dict[str, MethodFactory] = {
+    "nearest_frame": NearestFrameMethod,
     "stereo_prior": StereoPriorMethod,
     "tsdf_fusion": TsdfFusionMethod,
     "nerf": _trainer("nerf"),
     "sdf": _trainer("sdf"),
+    "deformable": _trainer("deformable"),
+    "deformable_sdf": _trainer("deformable_sdf"),
 }
 """Method name (as in ``replay.methods``) -> factory ``(name, config, timer)``."""
 
@@ -206,7 +241,12 @@ def check_method_names(names: list[str]) -> None:
         )
 
 
+BASELINES = ("nearest_frame", "stereo_prior")
+"""Always scored, first, so every novel-view table shows what a method gains over them."""
+
+
 def make_methods(config: PipelineConfig, timer: StageTimer) -> list[ReplayMethod]:
-    """The methods of ``replay.methods``, in order."""
+    """The baselines (:data:`BASELINES`, unless listed) then the methods of ``replay.methods``, in order."""
     check_method_names(config.replay.methods)
-    return [METHODS[name](name, config, timer) for name in config.replay.methods]
+    names = [name for name in BASELINES if name not in config.replay.methods] + list(config.replay.methods)
+    return [METHODS[name](name, config, timer) for name in names]

@@ -16,7 +16,7 @@ import itertools
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from stereo_nerf_core.frontend.errors import FrontendError
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
 from stereo_nerf_core.io import topics
-from stereo_nerf_core.io.bag import bag_topics, read_messages, truncated_mcap_file
+from stereo_nerf_core.io.bag import bag_duration_s, bag_topics, read_messages, truncated_mcap_file
 from stereo_nerf_core.io.errors import BagError
 from stereo_nerf_core.pipeline.errors import ReplayError
 from stereo_nerf_core.pipeline.evaluation import DepthScoreboard, EvaluatedFrame
@@ -146,6 +146,8 @@ def run_replay(
     state = ReplayState(
         Path(bag), Path(out_dir), config, scoreboard=DepthScoreboard(config.evaluation), poses=PoseSource(config)
     )
+    config = _time_span_of_the_bag(config, Path(bag))
+    state.config = config
     state.methods = make_methods(config, state.timer)  # an unknown method name fails before anything runs
     state.rate, state.progress = rate, progress
     available = check_bag(state.bag)
@@ -215,6 +217,19 @@ def _checkpoint(state: ReplayState, progress: float, bar: tqdm | None, *, progre
     with state.timer.stage("timeline"):
         K, size = state.calibration.K_rect, state.calibration.size
         state.timeline.append(timeline_point(state.methods, state.frames, K, size, state.config.evaluation))
+
+
+def _time_span_of_the_bag(config: PipelineConfig, bag: Path) -> PipelineConfig:
+    """``trainer.time_span_s`` 0 means the recording's own duration (deformable models cover the whole bag)."""
+    if config.trainer.time_span_s > 0:
+        return config
+    try:
+        duration = bag_duration_s(bag)
+    except BagError:
+        return config  # check_bag names the problem next
+    if not duration:
+        return config
+    return replace(config, trainer=replace(config.trainer, time_span_s=duration))
 
 
 def _held_out(state: ReplayState, frame: StereoFrame) -> bool:

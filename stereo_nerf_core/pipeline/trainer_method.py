@@ -1,4 +1,5 @@
-"""The ``nerf`` and ``sdf`` replay methods: the online trainer over the replay's own keyframes.
+"""The ``nerf``, ``sdf``, ``deformable`` and ``deformable_sdf`` replay methods: the online trainer (its model by
+name) over the replay's own keyframes; time-conditioned models render each frame at its stamp.
 
 Keyframes: every ``replay.keyframe_every``-th frame (by index) that is not held out and has a pose,
 built like :func:`~stereo_nerf_core.training.bag_keyframes.keyframes_from_bag` (rectified images,
@@ -80,7 +81,7 @@ class TrainerMethod(ReplayMethod):
         self.train_seconds += summary.seconds
 
     def render(self, frame: EvaluatedFrame, K: NDArray[np.float64], size: tuple[int, int]) -> Rendering | None:
-        if self.trainer.field is None or frame.T_world_camera is None:
+        if self.trainer.model is None or frame.T_world_camera is None:
             return None
         factor = self.config.replay.train_downscale
         K_small = K.copy()
@@ -90,12 +91,13 @@ class TrainerMethod(ReplayMethod):
         with self.timer.stage(f"{self.name}_render"):
             if frame.held_out:
                 depth_prior, confidence = self._guide_from_nearest_input(
-                    frame.index, frame.T_world_camera, K_small, small
+                    frame.index, frame.T_world_camera, K_small, small, frame.stamp_ns
                 )
             else:
                 depth_prior, confidence = self._own_prior(frame.index, factor)
             view = self.trainer.render(
-                K_small, frame.T_world_camera, *small, depth_prior=depth_prior, confidence=confidence
+                K_small, frame.T_world_camera, *small, depth_prior=depth_prior, confidence=confidence,
+                stamp_ns=frame.stamp_ns,
             )
         if factor == 1:
             return Rendering(view.depth, view.rgb)
@@ -109,9 +111,14 @@ class TrainerMethod(ReplayMethod):
         return shrink_prior(depth, confidence, factor) if factor > 1 else (depth, confidence)
 
     def _guide_from_nearest_input(
-        self, index: int, T_world_camera: NDArray[np.float64], K: NDArray[np.float64], size: tuple[int, int]
+        self,
+        index: int,
+        T_world_camera: NDArray[np.float64],
+        K: NDArray[np.float64],
+        size: tuple[int, int],
+        stamp_ns: int,
     ) -> tuple[F32 | None, F32 | None]:
-        """The model's own depth of the nearest input frame, forward-warped into a held-out pose.
+        """The model's own depth (at the held-out stamp) of the nearest input frame, warped into the held-out pose.
 
         Only the sample placement uses it (the held-out frame's images and prior are never used); where
         nothing lands the rays get the trainer's uniform samples.
@@ -121,12 +128,12 @@ class TrainerMethod(ReplayMethod):
         nearest = min(self.guides, key=lambda other: (abs(other - index), other))
         prior, confidence = self._own_prior(nearest, self.config.replay.train_downscale)
         T_nearest = self.guides[nearest][2]
-        view = self.trainer.render(K, T_nearest, *size, depth_prior=prior, confidence=confidence)
+        view = self.trainer.render(K, T_nearest, *size, depth_prior=prior, confidence=confidence, stamp_ns=stamp_ns)
         _, depth = forward_warp(view.rgb, view.depth, K, T_nearest, T_world_camera, size)
         return depth, (depth > 0).astype(np.float32)
 
     def mesh(self) -> o3d.geometry.TriangleMesh | None:
-        if self.trainer.field is None:
+        if self.trainer.model is None:
             return None
         if self._mesh_step != self.trainer.step_count:
             self._mesh_step = self.trainer.step_count

@@ -21,11 +21,14 @@ Outputs, each at most at its rate (by message stamps, see :class:`RateGate`):
 * ``~/mesh``: Marker TRIANGLE_LIST in ``world`` (marching cubes at ``nodes.mesh_resolution``).
 
 Services as plain methods: :meth:`save_checkpoint`, :meth:`load_checkpoint`, :meth:`reset`, :meth:`write_mesh`.
+Recovery: :meth:`resume` loads ``nodes.checkpoint_path`` at start (a corrupt file is set aside) and
+:meth:`auto_checkpoint` rewrites it every ``nodes.checkpoint_period_s`` while training moves on.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -120,6 +123,14 @@ class TrainerStage:
         self.outputs_skipped: dict[str, str] = {}
         """Output topic -> why it was last skipped (no model yet, no surface yet)."""
         self.calibrations = RectifiedCalibrations()
+        self.checkpoint_gate = RateGate(
+            1.0 / nodes.checkpoint_period_s if nodes.checkpoint_period_s > 0 else 0.0, name="nodes.checkpoint_period_s"
+        )
+        self.checkpoint_step = -1
+        """Training step of the last checkpoint written (automatic or asked for)."""
+        self.checkpoint_time_ns: int | None = None
+        """Monotonic time of the last checkpoint written or resumed from."""
+        self._health_steps: tuple[int, int] | None = None
         self._lock = threading.RLock()
         """Guards the caches and the trainer reference (never held while training or rendering)."""
 
@@ -232,7 +243,7 @@ class TrainerStage:
         each as soon as it is computed; renders carry their frame's stamp, the scene the latest frame's. The
         node works the two kinds off on two threads, so a mesh never holds a render back."""
         trainer = self.trainer
-        if trainer is None or trainer.field is None:
+        if trainer is None or trainer.model is None:
             for topic in names.TRAINER_OUTPUTS:
                 self.outputs_skipped[topic] = "no model yet (no keyframe trained)"
             return
@@ -258,7 +269,7 @@ class TrainerStage:
     def output_wait_s(self, now_ns: int, kinds: Collection[str] = OUTPUT_KINDS, *, idle_s: float = 0.1) -> float:
         """Seconds until :meth:`outputs_due` may next give outputs of ``kinds`` (``idle_s`` while there is no model)."""
         trainer = self.trainer
-        if trainer is None or trainer.field is None:
+        if trainer is None or trainer.model is None:
             return idle_s
         gates = ([self.render_gate] if "render" in kinds else []) + (
             [self.cloud_gate, self.mesh_gate] if "scene" in kinds else []
@@ -346,9 +357,66 @@ class TrainerStage:
 
     # -- services ------------------------------------------------------------------------------
     def save_checkpoint(self, path: Path | str) -> Path:
-        """Write the model, optimiser, keyframes and poses to ``path``."""
-        self._model().save(path)
+        """Write the model, optimiser, keyframes and poses to ``path`` (atomically)."""
+        trainer = self._model()
+        trainer.save(path)
+        self.checkpoint_step, self.checkpoint_time_ns = trainer.step_count, time.monotonic_ns()
         return Path(path)
+
+    def auto_checkpoint(self, now_ns: int) -> Path | None:
+        """Save to ``nodes.checkpoint_path`` when ``nodes.checkpoint_period_s`` has passed and training has moved
+        on since the last one; the path written, else None."""
+        trainer = self.trainer
+        if trainer is None or trainer.model is None or trainer.step_count == self.checkpoint_step:
+            return None
+        if not self.checkpoint_gate.due(now_ns):
+            return None
+        return self.save_checkpoint(self.config.nodes.checkpoint_path)
+
+    def checkpoint_wait_s(self, now_ns: int) -> float:
+        """Seconds until the next automatic checkpoint may be due (1 s when they are off)."""
+        wait = self.checkpoint_gate.wait_ns(now_ns)
+        return 1.0 if wait is None else max(wait * 1e-9, 0.05)
+
+    def health_values(self, now_ns: int) -> dict[str, str]:
+        """The trainer's own /diagnostics values: keyframes held, steps per second since the last call, latest
+        loss, and the age of the last checkpoint (written or resumed from) in seconds."""
+        trainer = self.trainer
+        steps = 0 if trainer is None else trainer.step_count
+        previous = self._health_steps
+        self._health_steps = (now_ns, steps)
+        rate = (steps - previous[1]) / max((now_ns - previous[0]) * 1e-9, 1e-9) if previous is not None else 0.0
+        stats = None if trainer is None else trainer.last_stats
+        age = "" if self.checkpoint_time_ns is None else f"{(now_ns - self.checkpoint_time_ns) * 1e-9:.0f}"
+        return {
+            "keyframes_held": str(0 if trainer is None else len(trainer.buffer)),
+            "steps": str(steps),
+            "steps_per_second": f"{rate:.2f}",
+            "loss": "" if stats is None else f"{stats.loss:.5f}",
+            "checkpoint_age_s": age,
+        }
+
+    def resume(self) -> str | None:
+        """Load ``nodes.checkpoint_path`` when it exists (a restarted trainer goes on); what happened, or None.
+
+        A cut-off or corrupt file is refused: it is renamed ``<name>.corrupt-<UTC time>`` beside itself, and
+        training starts fresh.
+        """
+        from stereo_nerf_core.training.errors import TrainingError
+
+        self.checkpoint_gate.last_ns = time.monotonic_ns()  # the first automatic one a period from now
+        path = Path(self.config.nodes.checkpoint_path)
+        if not path.exists():
+            return None
+        try:
+            self.load_checkpoint(path)
+        except TrainingError as error:
+            kept = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+            path.replace(kept)
+            return f"refused {error}; kept it as {kept.name}, training starts fresh"
+        trainer = self._model()
+        self.checkpoint_step, self.checkpoint_time_ns = trainer.step_count, time.monotonic_ns()
+        return f"resumed from {path}: step {trainer.step_count}, {len(trainer.buffer)} keyframes"
 
     def load_checkpoint(self, path: Path | str) -> None:
         """Replace the model by a checkpoint (training restarts if it was running)."""

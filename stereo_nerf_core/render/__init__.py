@@ -7,8 +7,10 @@ API changes (relative to the agreed contract; all additive, existing calls keep 
 * ``depth_guided_samples(..., stratified=True)``: ``False`` puts samples at stratum centres.
   ``near`` / ``far`` there (and in ``uniform_samples``) are ray distances; the renderer converts
   ``SamplingConfig.near_m`` / ``far_m``, which are depths Z, with ``z_per_distance``.
-* ``render_rays(..., stratified=None, cos_anneal_ratio=1.0)``: jitter defaults to ``field.training``.
-* ``render_image(..., depth_prior=None, confidence=None, background=None)``.
+* ``render_rays(network, rays, config, ..., stratified=False)`` and ``render_image(network, ...)`` take the
+  network as :class:`~stereo_nerf_core.render.callbacks.RadianceCallbacks` (``rgb_sigma_fn`` + ``sigma_fn``,
+  or ``rgb_alpha_fn`` + ``alpha_fn``), nerfacc style; models (``stereo_nerf_core.models``) provide them.
+* ``render_image(..., depth_prior=None, confidence=None, background=None, time_s=None)``; ``RayBundle.times``.
 * ``RenderOutput.deltas`` (N, S) interval lengths (last field, default None); ``RenderOutput.t`` holds
   the interval centres where the field was evaluated.
 * ``SamplingConfig`` field names: ``near_m, far_m, uniform_count, gaussian_count, importance_count,
@@ -24,6 +26,7 @@ API changes (relative to the agreed contract; all additive, existing calls keep 
 """
 
 from stereo_nerf_core.geometry.lie import se3_exp
+from stereo_nerf_core.render.callbacks import RadianceCallbacks, Samples
 from stereo_nerf_core.render.errors import RenderError
 from stereo_nerf_core.render.neus import eikonal_loss, neus_alpha, sdf_secant_cos
 from stereo_nerf_core.render.rays import RayBundle, camera_rays, image_rays
@@ -39,9 +42,11 @@ from stereo_nerf_core.render.sampling import (
 from stereo_nerf_core.render.volume import composite, expected_depth, nerf_alpha, transmittance_weights
 
 __all__ = [
+    "RadianceCallbacks",
     "RayBundle",
     "RenderError",
     "RenderOutput",
+    "Samples",
     "SamplingConfig",
     "camera_rays",
     "composite",

@@ -18,13 +18,16 @@ length). Unused slots have length 0 and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from stereo_nerf_core.fields.base import Field
 from stereo_nerf_core.render.errors import RenderError
+
+OpacityFn = Callable[[Tensor], Tensor]
+"""Opacity (M,) in [0, 1] over one marching step at positions (M, 3): how a model tells the grid what is occupied."""
 
 TRANSMITTANCE_FLOOR = 1e-4
 
@@ -85,30 +88,18 @@ class OccupancyGrid:
         return occupied, torch.where(inside, self.values.reshape(-1)[flat], 0.0)
 
     @torch.no_grad()
-    def update(
-        self, field: Field, *, step_m: float, generator: torch.Generator | None = None, chunk: int = 65536
-    ) -> None:
-        """Re-measure every cell at one jittered point with ``field`` and refresh ``occupied``.
-
-        ``step_m`` is the marching step the NeRF opacity refers to; SDF fields use a band of
-        ``max(cell diagonal, 4 / inv_s)`` metres around the zero level.
-        """
+    def update(self, opacity_fn: OpacityFn, *, generator: torch.Generator | None = None, chunk: int = 65536) -> None:
+        """Re-measure every cell at one jittered point with ``opacity_fn`` and refresh ``occupied``."""
         r = self.resolution
         axis = torch.arange(r, device=self.low.device, dtype=torch.float32)
         grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
         jitter = torch.rand(grid.shape, generator=generator, device=self.low.device)
         positions = self.low + (grid + jitter) * self.cell_size
-        measured = torch.cat([self._opacity(field, part, step_m) for part in positions.split(chunk)])
+        measured = torch.cat([opacity_fn(part).float() for part in positions.split(chunk)])
         values = torch.maximum(self.values.reshape(-1) * self.decay, measured) if self.updates else measured
         self.values = values.reshape((r,) * 3)
         self.occupied = _occupied(self.values, self.threshold)
         self.updates += 1
-
-    def _opacity(self, field: Field, positions: Tensor, step_m: float) -> Tensor:
-        if field.mode == "sdf":
-            band = max(float(torch.linalg.vector_norm(self.cell_size)), 4.0 / float(field.inv_s()))
-            return torch.exp(-field.sdf(positions).float().abs() / band)
-        return -torch.expm1(-field.density(positions).float().clamp_min(0.0) * step_m)
 
     def state_dict(self) -> dict[str, Tensor | int | float]:
         """Everything needed to restore the grid (see :meth:`load_state_dict`)."""

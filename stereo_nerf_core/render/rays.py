@@ -31,6 +31,8 @@ class RayBundle:
     """(N,) int64 row-major pixel index ``v * width + u``, or None."""
     camera_ids: Tensor | None = None
     """(N,) int64 camera / keyframe id, or None."""
+    times: Tensor | None = None
+    """(N,) float32 time of each ray in seconds (time-conditioned models), or None."""
 
     def __post_init__(self) -> None:
         if self.origins.ndim != 2 or self.origins.shape[1] != 3:
@@ -40,7 +42,7 @@ class RayBundle:
             raise RenderError(
                 f"RayBundle.directions must have shape (N, 3) = ({n}, 3), got {tuple(self.directions.shape)}"
             )
-        for name in ("z_per_distance", "pixel_ids", "camera_ids"):
+        for name in ("z_per_distance", "pixel_ids", "camera_ids", "times"):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != (n,):
                 raise RenderError(f"RayBundle.{name} must have shape (N,) = ({n},), got {tuple(value.shape)}")
@@ -56,6 +58,7 @@ class RayBundle:
             z_per_distance=self.z_per_distance[selection],
             pixel_ids=None if self.pixel_ids is None else self.pixel_ids[selection],
             camera_ids=None if self.camera_ids is None else self.camera_ids[selection],
+            times=None if self.times is None else self.times[selection],
         )
 
     def to(self, device: torch.device | str) -> RayBundle:
@@ -66,6 +69,7 @@ class RayBundle:
             z_per_distance=self.z_per_distance.to(device),
             pixel_ids=None if self.pixel_ids is None else self.pixel_ids.to(device),
             camera_ids=None if self.camera_ids is None else self.camera_ids.to(device),
+            times=None if self.times is None else self.times.to(device),
         )
 
 

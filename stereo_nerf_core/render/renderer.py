@@ -1,12 +1,13 @@
-"""Render rays through a field: sampling, field evaluation, NeRF or NeuS weights, compositing.
+"""Render rays through a network given as callbacks: sampling, evaluation, compositing.
 
-``render_rays`` is a pure function (the field enters as a callback). Sampling:
+``render_rays`` is a pure function; the network enters as :class:`~.callbacks.RadianceCallbacks`
+(densities or opacities). Sampling:
 
 * with a depth prior, one pass of ``gaussian_count`` Gaussian + ``uniform_count`` uniform samples
   per ray (rays without a usable prior get as many uniform samples);
-* without one, ``uniform_count`` uniform samples are evaluated without gradients (density, or the
-  SDF with a secant slope, and the field's current ``inv_s``), ``importance_count`` samples are
-  drawn from their weights (max-blurred over neighbours, mip-NeRF) and the field is evaluated,
+* without one, ``uniform_count`` uniform samples are evaluated without gradients (``sigma_fn`` or
+  ``alpha_fn``), ``importance_count`` samples are
+  drawn from their weights (max-blurred over neighbours, mip-NeRF) and the network is evaluated,
   with gradients, on the union of both sets;
 * without one but with an updated :class:`~stereo_nerf_core.render.occupancy.OccupancyGrid` and
   ``march_candidates > 0``, rays march through occupied cells only (at most ``march_max_samples``
@@ -24,9 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from stereo_nerf_core.fields.base import Field
+from stereo_nerf_core.render.callbacks import RadianceCallbacks, Samples
 from stereo_nerf_core.render.errors import RenderError
-from stereo_nerf_core.render.neus import neus_alpha, sdf_secant_cos
 from stereo_nerf_core.render.occupancy import OccupancyGrid, occupied_samples
 from stereo_nerf_core.render.rays import RayBundle, image_rays
 from stereo_nerf_core.render.sampling import (
@@ -93,13 +93,13 @@ class RenderOutput:
     opacity: Tensor
     """(N,) accumulated opacity = sum of the weights, in [0, 1]."""
     normals: Tensor | None
-    """(N, 3) SDF fields: weight-averaged unit gradients (world frame, pointing into free space), else None."""
+    """(N, 3) weight-averaged unit geometry gradients (SDF: pointing into free space) when the network gives them."""
     weights: Tensor
     """(N, S) volume-rendering weights."""
     t: Tensor
     """(N, S) ray distances (metres) of the interval centres where the field was evaluated."""
     gradients: Tensor | None
-    """(M, 3) SDF gradients at the M evaluated samples, for the eikonal loss (None for NeRF and in render_image)."""
+    """(M, 3) geometry gradients at the M evaluated samples (the eikonal loss), when the network gives them."""
     deltas: Tensor | None = None
     """(N, S) interval lengths in metres (e.g. for a distortion loss)."""
 
@@ -110,7 +110,7 @@ def _check_ray_vector(name: str, value: Tensor | None, n: int) -> None:
 
 
 def render_rays(
-    field: Field,
+    network: RadianceCallbacks,
     rays: RayBundle,
     config: SamplingConfig,
     *,
@@ -118,24 +118,21 @@ def render_rays(
     confidence: Tensor | None = None,
     generator: torch.Generator | None = None,
     background: Tensor | None = None,
-    stratified: bool | None = None,
-    cos_anneal_ratio: float = 1.0,
+    stratified: bool = False,
     occupancy: OccupancyGrid | None = None,
 ) -> RenderOutput:
-    """Render ``rays`` through ``field`` (NeRF or NeuS weights by ``field.mode``).
+    """Render ``rays`` through the ``network`` callbacks (densities or opacities, see :mod:`.callbacks`).
 
     ``depth_prior`` (N,) is the stereo Z in metres (0 / NaN = none) with ``confidence`` (N,) in [0, 1]
     (default 1). ``background`` (3,) or (N, 3) fills the transparent part of the colour. Sampling is
-    jittered when ``stratified`` (default: ``field.training``), else deterministic.
-    ``cos_anneal_ratio`` is passed to :func:`neus_alpha`. ``occupancy`` (updated at least once)
-    lets prior-less rays march through occupied space when ``config.march_candidates > 0``.
+    jittered when ``stratified``, else deterministic. ``occupancy`` (updated at least once) lets
+    prior-less rays march through occupied space when ``config.march_candidates > 0``.
     """
     n = len(rays)
     _check_ray_vector("depth_prior", depth_prior, n)
     _check_ray_vector("confidence", confidence, n)
     if background is not None and tuple(background.shape) not in ((3,), (n, 3)):
         raise RenderError(f"background must have shape (3,) or (N, 3) = ({n}, 3), got {tuple(background.shape)}")
-    jitter = field.training if stratified is None else stratified
     zpd = rays.z_per_distance.float()
     near, far = config.near_m / zpd, config.far_m / zpd
     if depth_prior is not None:
@@ -150,23 +147,25 @@ def render_rays(
             sigma_min_m=config.sigma_min_m,
             sigma_max_m=config.sigma_max_m,
             generator=generator,
-            stratified=jitter,
+            stratified=stratified,
         )
     elif occupancy is not None and occupancy.updates > 0 and config.march_candidates > 0:
         marched = occupied_samples(
             rays.origins, rays.directions, near, far, occupancy, candidates=config.march_candidates,
-            max_samples=config.march_max_samples, stratified=jitter, generator=generator,
-            transmittance_pruning=field.mode != "sdf",
+            max_samples=config.march_max_samples, stratified=stratified, generator=generator,
+            transmittance_pruning=network.emits_density,
         )
-        return _render_samples(field, rays, marched.t_mid, marched.deltas, background, cos_anneal_ratio, marched.valid)
+        return _render_samples(network, rays, marched.t_mid, marched.deltas, background, marched.valid)
     else:
-        t = uniform_samples(near, far, config.uniform_count, stratified=jitter, generator=generator)
+        t = uniform_samples(near, far, config.uniform_count, stratified=stratified, generator=generator)
         if config.importance_count > 0:
-            coarse = _max_blur(_coarse_weights(field, rays, t))
-            fine = importance_samples(t, coarse, config.importance_count, generator=generator, deterministic=not jitter)
+            coarse = _max_blur(_coarse_weights(network, rays, t))
+            fine = importance_samples(
+                t, coarse, config.importance_count, generator=generator, deterministic=not stratified
+            )
             t = torch.sort(torch.cat([t, fine], dim=1), dim=1).values
     t_mid, deltas = sample_midpoints_and_deltas(t)
-    return _render_samples(field, rays, t_mid, deltas, background, cos_anneal_ratio)
+    return _render_samples(network, rays, t_mid, deltas, background)
 
 
 def _max_blur(weights: Tensor) -> Tensor:
@@ -176,21 +175,34 @@ def _max_blur(weights: Tensor) -> Tensor:
     return 0.5 * (peak[:, :-1] + peak[:, 1:])
 
 
-def _positions(rays: RayBundle, t_mid: Tensor) -> Tensor:
-    return (rays.origins[:, None, :] + rays.directions[:, None, :] * t_mid[..., None].to(rays.origins.dtype)).reshape(
-        -1, 3
+def _samples(rays: RayBundle, t_mid: Tensor, deltas: Tensor, valid: Tensor | None) -> Samples:
+    """The samples at ``t_mid`` (N, S), only those where ``valid`` (N, S) when given."""
+    n, s = t_mid.shape
+    positions = rays.origins[:, None, :] + rays.directions[:, None, :] * t_mid[..., None].to(rays.origins.dtype)
+    directions = rays.directions[:, None, :].expand(n, s, 3)
+    ray_indices = torch.arange(n, device=t_mid.device)[:, None].expand(n, s)
+    if valid is None:
+        flat = ray_indices.reshape(-1)
+        return Samples(
+            positions.reshape(-1, 3), directions.reshape(-1, 3), flat, t_mid.reshape(-1), deltas.reshape(-1), (n, s),
+            None if rays.times is None else rays.times[flat],
+        )
+    chosen = ray_indices[valid]
+    return Samples(
+        positions[valid], directions[valid], chosen, t_mid[valid], deltas[valid], None,
+        None if rays.times is None else rays.times[chosen],
     )
 
 
 @torch.no_grad()
-def _coarse_weights(field: Field, rays: RayBundle, t: Tensor) -> Tensor:
+def _coarse_weights(network: RadianceCallbacks, rays: RayBundle, t: Tensor) -> Tensor:
     t_mid, deltas = sample_midpoints_and_deltas(t)
-    positions = _positions(rays, t_mid).detach()
-    if field.mode == "sdf":
-        sdf = field.sdf(positions).float().view_as(t_mid)
-        alpha = neus_alpha(sdf, sdf_secant_cos(sdf, t_mid), deltas, field.inv_s().float())
+    samples = _samples(rays, t_mid.detach(), deltas, None)
+    if network.sigma_fn is not None:
+        alpha = nerf_alpha(network.sigma_fn(samples).float().view_as(t_mid), deltas)
     else:
-        alpha = nerf_alpha(field.density(positions).float().view_as(t_mid), deltas)
+        assert network.alpha_fn is not None
+        alpha = network.alpha_fn(samples).float().view_as(t_mid)
     return transmittance_weights(alpha)
 
 
@@ -203,52 +215,41 @@ def _scatter_samples(values: Tensor, valid: Tensor | None) -> Tensor:
 
 
 def _render_samples(
-    field: Field,
+    network: RadianceCallbacks,
     rays: RayBundle,
     t_mid: Tensor,
     deltas: Tensor,
     background: Tensor | None,
-    cos_anneal_ratio: float,
     valid: Tensor | None = None,
 ) -> RenderOutput:
-    """Evaluate ``field`` at ``t_mid`` (N, S) (only where ``valid``, when given) and volume-render."""
+    """Evaluate the network at ``t_mid`` (N, S) (only where ``valid``, when given) and volume-render."""
     n, s = t_mid.shape
-    directions = rays.directions[:, None, :].expand(n, s, 3).reshape(-1, 3)
-    positions = _positions(rays, t_mid)
-    if valid is not None:
-        mask = valid.reshape(-1)
-        positions, directions = positions[mask], directions[mask]
-    output = field(positions, directions)
-    normals = gradients = None
-    if field.mode == "sdf":
-        if output.sdf is None or output.gradient is None:
-            raise RenderError(f"{type(field).__name__} is an 'sdf' field but returned no sdf or gradient")
-        gradients = output.gradient.float()
-        full_gradients = _scatter_samples(gradients, valid)
-        cos = (full_gradients.view(n, s, 3) * rays.directions[:, None, :].to(gradients.dtype)).sum(-1)
-        sdf = _scatter_samples(output.sdf.float(), valid).view(n, s)
-        alpha = neus_alpha(sdf, cos, deltas, field.inv_s().float(), cos_anneal_ratio=cos_anneal_ratio)
-        if valid is not None:
-            alpha = alpha * valid
+    samples = _samples(rays, t_mid, deltas, valid)
+    gradients = None
+    if network.rgb_sigma_fn is not None:
+        colour, sigma = network.rgb_sigma_fn(samples)
+        alpha = nerf_alpha(_scatter_samples(sigma.float(), valid).view(n, s), deltas)
     else:
-        if output.density is None:
-            raise RenderError(f"{type(field).__name__} is a 'nerf' field but returned no density")
-        alpha = nerf_alpha(_scatter_samples(output.density.float(), valid).view(n, s), deltas)
+        assert network.rgb_alpha_fn is not None
+        colour, opacity, gradients = network.rgb_alpha_fn(samples)
+        alpha = _scatter_samples(opacity.float(), valid).view(n, s)
     weights = transmittance_weights(alpha)
-    opacity = weights.sum(dim=1)
-    rgb = composite(weights, _scatter_samples(output.rgb.float(), valid).view(n, s, 3))
+    opacity_sum = weights.sum(dim=1)
+    rgb = composite(weights, _scatter_samples(colour.float(), valid).view(n, s, 3))
     if background is not None:
-        rgb = rgb + (1.0 - opacity)[:, None] * background.to(rgb)
+        rgb = rgb + (1.0 - opacity_sum)[:, None] * background.to(rgb)
+    normals = None
     if gradients is not None:
-        unit = torch.nn.functional.normalize(full_gradients, dim=1, eps=1e-12).view(n, s, 3)
-        visible = (opacity > 1e-6)[:, None]
-        normals = torch.where(visible, composite(weights, unit) / opacity.clamp_min(1e-6)[:, None], 0.0)
+        gradients = gradients.float()
+        unit = torch.nn.functional.normalize(_scatter_samples(gradients, valid), dim=1, eps=1e-12).view(n, s, 3)
+        visible = (opacity_sum > 1e-6)[:, None]
+        normals = torch.where(visible, composite(weights, unit) / opacity_sum.clamp_min(1e-6)[:, None], 0.0)
     depth = expected_depth(weights, t_mid, rays.z_per_distance.float())
-    return RenderOutput(rgb, depth, opacity, normals, weights, t_mid, gradients, deltas)
+    return RenderOutput(rgb, depth, opacity_sum, normals, weights, t_mid, gradients, deltas)
 
 
 def render_image(
-    field: Field,
+    network: RadianceCallbacks,
     K: Tensor,
     T_world_camera: Tensor,
     width: int,
@@ -260,13 +261,17 @@ def render_image(
     confidence: Tensor | None = None,
     background: Tensor | None = None,
     occupancy: OccupancyGrid | None = None,
+    time_s: float | None = None,
 ) -> RenderOutput:
     """Render a full ``width`` x ``height`` image (row-major H * W outputs) without gradients.
 
     Deterministic sampling, ``chunk`` rays at a time (default ``config.chunk_size``); ``gradients``
-    is None. ``depth_prior`` / ``confidence`` (H * W,) optionally guide the sampling.
+    is None. ``depth_prior`` / ``confidence`` (H * W,) optionally guide the sampling; ``time_s``
+    is every ray's time (time-conditioned networks).
     """
     rays = image_rays(K, T_world_camera, width, height)
+    if time_s is not None:
+        rays.times = torch.full((len(rays),), float(time_s), device=rays.origins.device)
     n = len(rays)
     _check_ray_vector("depth_prior", depth_prior, n)
     _check_ray_vector("confidence", confidence, n)
@@ -278,7 +283,7 @@ def render_image(
         for start in range(0, n, step):
             part = slice(start, min(start + step, n))
             out = render_rays(
-                field,
+                network,
                 rays.index(part),
                 config,
                 depth_prior=None if depth_prior is None else depth_prior[part],

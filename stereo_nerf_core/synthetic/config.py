@@ -171,6 +171,11 @@ class SyntheticConfig:
 PRESETS: dict[str, SyntheticConfig] = {
     # The committed sample bag (rosbags/sample_endoscope): small, static tissue, instrument enters.
     "sample": SyntheticConfig(),
+    # The second committed bag (rosbags/breathing_endoscope): the tissue rises and falls 3 mm every 2 s while
+    # the camera moves; no instrument. Under 10 MB.
+    "breathing": SyntheticConfig(
+        width=224, height=176, frames=32, breathing_amplitude_m=0.003, breathing_period_s=2.0, instrument=False
+    ),
     # SCARED-sized frames for offline experiments (not committed: about 4 MB per frame).
     "full": SyntheticConfig(width=1280, height=1024, frames=100, fps=25.0, texel_m=5.0e-5),
     # A few tiny frames for smoke tests.
@@ -179,7 +184,7 @@ PRESETS: dict[str, SyntheticConfig] = {
 
 
 def preset(name: str, **changes: Any) -> SyntheticConfig:
-    """The named preset (``sample``, ``full`` or ``tiny``) with ``changes`` applied."""
+    """The named preset (``sample``, ``breathing``, ``full`` or ``tiny``) with ``changes`` applied."""
     if name not in PRESETS:
         raise ConfigError(f"unknown synthetic preset {name!r}; known: {sorted(PRESETS)}")
     return PRESETS[name].replace(**changes) if changes else PRESETS[name]

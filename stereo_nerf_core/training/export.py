@@ -28,9 +28,9 @@ import torch
 from numpy.typing import NDArray
 from skimage.measure import marching_cubes
 
-from stereo_nerf_core.fields.base import Field
 from stereo_nerf_core.fusion.tsdf import MeshRaycaster
 from stereo_nerf_core.geometry.depth_maps import backproject
+from stereo_nerf_core.models.base import Model
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.poses import pose_error
@@ -70,22 +70,22 @@ def cloud_from_renders(
 
 def cloud_from_sdf(trainer: Trainer, *, resolution: int = 128) -> o3d.geometry.PointCloud:
     """Points on the SDF zero level (grid points within half a cell, projected onto it), coloured by the field."""
-    field, bounds = _model(trainer)
-    if field.mode != "sdf":
+    model, bounds = _model(trainer)
+    if model.geometry != "sdf":
         raise TrainingError("cloud_from_sdf needs an sdf-mode trainer")
     grid, cell, _ = _grid_points(bounds[0], bounds[1], resolution)
     device = trainer.device
     kept = []
     with trainer.lock:
-        field.eval()
+        model.eval()
         for chunk in torch.split(torch.from_numpy(grid.astype(np.float32)), trainer.config.render_chunk * 8):
             with torch.no_grad():
-                sdf = field.sdf(chunk.to(device)).float()
+                sdf = model.geometry_at(chunk.to(device)).float()
             near = chunk[(sdf.abs() < 0.5 * cell).cpu()]
             if len(near):
                 with torch.enable_grad():
                     x = near.to(device).requires_grad_(True)
-                    value = field.sdf(x).float()
+                    value = model.geometry_at(x).float()
                     (gradient,) = torch.autograd.grad(value.sum(), x)
                 step = value.detach()[:, None] * gradient / (gradient**2).sum(1, keepdim=True).clamp_min(1e-12)
                 kept.append((x.detach() - step).cpu().numpy().astype(np.float64))
@@ -95,12 +95,12 @@ def cloud_from_sdf(trainer: Trainer, *, resolution: int = 128) -> o3d.geometry.P
 
 def extract_mesh(trainer: Trainer, *, resolution: int = 128, level: float | None = None) -> o3d.geometry.TriangleMesh:
     """Marching-cubes mesh of the field over the scene box, with vertex colours (module docstring)."""
-    field, (low, high) = _model(trainer)
+    model, (low, high) = _model(trainer)
     if resolution < 8:
         raise TrainingError(f"mesh resolution must be >= 8 cells, got {resolution}")
     grid, cell, shape = _grid_points(low, high, resolution)
-    values = _evaluate(trainer, field, grid).reshape(shape)
-    sdf = field.mode == "sdf"
+    values = _evaluate(trainer, model, grid).reshape(shape)
+    sdf = model.geometry == "sdf"
     threshold = 0.0 if sdf else (math.log(2.0) / cell if level is None else level)
     if sdf and level is not None:
         threshold = level
@@ -140,7 +140,7 @@ def seen_by_keyframes(mesh: o3d.geometry.TriangleMesh, trainer: Trainer) -> o3d.
 
 def field_colours(trainer: Trainer, points: Float) -> Float:
     """Colours (N, 3) of the field at world ``points`` (N, 3) seen from the mean keyframe camera centre."""
-    field, _ = _model(trainer)
+    model, _ = _model(trainer)
     if len(points) == 0:
         return np.zeros((0, 3))
     centres = np.array([k.T_world_camera[:3, 3] for k in trainer.buffer.snapshot()])
@@ -150,11 +150,11 @@ def field_colours(trainer: Trainer, points: Float) -> Float:
     colours = []
     step = trainer.config.render_chunk * 4
     for start in range(0, len(points), step):
-        with trainer.background_turn(), torch.set_grad_enabled(field.mode == "sdf"):
-            field.eval()
+        with trainer.background_turn(), torch.set_grad_enabled(model.geometry == "sdf"):
+            model.eval()
             x = torch.from_numpy(points[start : start + step].astype(np.float32)).to(trainer.device)
             d = torch.from_numpy(directions[start : start + step].astype(np.float32)).to(trainer.device)
-            colours.append(field(x, d).rgb.detach().float().cpu().numpy())
+            colours.append(model.colour_at(x, d).detach().float().cpu().numpy())
     return np.clip(np.concatenate(colours), 0.0, 1.0).astype(np.float64)
 
 
@@ -202,10 +202,10 @@ def write_pose_report(report: Mapping[int, Mapping[str, Any]], path: Path | str)
     return target
 
 
-def _model(trainer: Trainer) -> tuple[Field, tuple[Float, Float]]:
-    if trainer.field is None or trainer.bounds is None:
+def _model(trainer: Trainer) -> tuple[Model, tuple[Float, Float]]:
+    if trainer.model is None or trainer.bounds is None:
         raise TrainingError("the model is not built yet: train at least one step")
-    return trainer.field, (trainer.bounds.minimum, trainer.bounds.maximum)
+    return trainer.model, (trainer.bounds.minimum, trainer.bounds.maximum)
 
 
 def _grid_points(low: Float, high: Float, resolution: int) -> tuple[Float, float, tuple[int, int, int]]:
@@ -216,13 +216,13 @@ def _grid_points(low: Float, high: Float, resolution: int) -> tuple[Float, float
     return np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1), cell, (nx, ny, nz)
 
 
-def _evaluate(trainer: Trainer, field: Field, points: Float) -> NDArray[np.float32]:
+def _evaluate(trainer: Trainer, model: Model, points: Float) -> NDArray[np.float32]:
     values = []
     for chunk in torch.split(torch.from_numpy(points.astype(np.float32)), trainer.config.render_chunk * 8):
         with trainer.background_turn(), torch.no_grad():  # chunk by chunk: renders may come in between
-            field.eval()
+            model.eval()
             x = chunk.to(trainer.device)
-            value = field.sdf(x) if field.mode == "sdf" else field.density(x)
+            value = model.geometry_at(x)
             values.append(value.float().cpu().numpy())
     return np.concatenate(values)
 

@@ -22,7 +22,6 @@ import kornia
 import torch
 from torch.nn import functional
 
-from stereo_nerf_core.render.neus import eikonal_loss as _eikonal
 from stereo_nerf_core.training.errors import TrainingError
 
 
@@ -48,13 +47,6 @@ def depth_loss(
     per_ray = functional.smooth_l1_loss(relative, torch.zeros_like(relative), reduction="none", beta=delta)
     weight = torch.where(has_prior, confidence, torch.zeros_like(confidence))
     return (per_ray * weight).sum() / has_prior.sum().clamp_min(1)
-
-
-def eikonal_loss(gradient: torch.Tensor | None) -> torch.Tensor:
-    """Eikonal loss of the SDF gradients (M, 3); 0 without gradients."""
-    if gradient is None or gradient.numel() == 0:
-        return torch.zeros(())
-    return _eikonal(gradient)
 
 
 def patch_ssim_loss(rgb: torch.Tensor, target: torch.Tensor, *, patches: int, patch_px: int) -> torch.Tensor:

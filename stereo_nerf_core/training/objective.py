@@ -34,11 +34,13 @@ def objective(
     pose_regulariser: torch.Tensor | None,
     depth_range: float,
     surface_photometric: torch.Tensor | None = None,
+    model_terms: dict[str, torch.Tensor] | None = None,
 ) -> Objective:
     """The loss terms of ``config`` (see :mod:`~stereo_nerf_core.training.losses`) for rendered ``out``.
 
     ``depth_range`` (far - near) is the distance unit of the distortion loss; ``surface_photometric`` is the
-    unweighted photometric surface loss when the trainer computed it.
+    unweighted photometric surface loss when the trainer computed it; ``model_terms`` are the model's own
+    weighted terms (e.g. NeuS's eikonal loss).
     """
     rgb, weight = out.rgb.float(), batch.photometric_weight
     zero = rgb.new_zeros(())
@@ -49,9 +51,6 @@ def objective(
         ),
         "depth": config.depth_loss_weight
         * losses.depth_loss(out.depth.float(), batch.depth, batch.confidence, delta=config.depth_loss_delta),
-        "eikonal": config.eikonal_weight * losses.eikonal_loss(out.gradients).to(zero)
-        if out.gradients is not None
-        else zero,
         "ssim": config.ssim_weight * ssim,
         "opacity": config.opacity_weight * losses.opacity_loss(out.opacity.float(), weight),
         "mask": config.mask_loss_weight * losses.mask_loss(out.opacity, batch.foreground)
@@ -66,6 +65,9 @@ def objective(
         else zero,
         "pose": config.pose_regularisation * pose_regulariser.to(zero) if pose_regulariser is not None else zero,
     }
+    own = model_terms or {}
+    terms["eikonal"] = own.get("eikonal", zero).to(zero)
+    terms.update({name: value.to(zero) for name, value in own.items()})
     with torch.no_grad():
         mse = (((rgb - batch.rgb) ** 2).mean(dim=1) * weight).sum() / weight.sum().clamp_min(1.0)
         psnr = -10.0 * torch.log10(mse.clamp_min(1e-10))

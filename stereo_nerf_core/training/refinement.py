@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from stereo_nerf_core.config import TrainerConfig
-from stereo_nerf_core.fields.base import Field
+from stereo_nerf_core.render.callbacks import RadianceCallbacks
 from stereo_nerf_core.render.rays import camera_rays
 from stereo_nerf_core.render.renderer import SamplingConfig, render_rays
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
@@ -26,15 +26,16 @@ def invalid_prior(keyframe: TrainingKeyframe, config: TrainerConfig) -> np.ndarr
 
 @torch.no_grad()
 def refine_keyframe_depth(
-    field: Field,
+    network: RadianceCallbacks,
     keyframe: TrainingKeyframe,
     T_world_camera: torch.Tensor,
     sampling: SamplingConfig,
     config: TrainerConfig,
     *,
     chunk: int,
+    time_s: float | None = None,
 ) -> tuple[TrainingKeyframe, int]:
-    """(the keyframe with its refined prior, number of pixels replaced); see the module docstring."""
+    """(the keyframe with its refined prior, number of pixels replaced); ``time_s``: the keyframe's time."""
     rows, columns = np.nonzero(invalid_prior(keyframe, config))
     if rows.size == 0:
         return keyframe, 0
@@ -42,9 +43,11 @@ def refine_keyframe_depth(
     pixels = torch.from_numpy(np.stack([columns, rows], axis=1).astype(np.float32)).to(device)
     K = torch.as_tensor(keyframe.K, dtype=torch.float32, device=device)
     rays = camera_rays(K, T_world_camera.float(), pixels)
+    if time_s is not None:
+        rays.times = torch.full((len(rays),), float(time_s), device=device)
     depths, opacities = [], []
     for start in range(0, rows.size, chunk):
-        out = render_rays(field, rays.index(slice(start, start + chunk)), sampling, stratified=False)
+        out = render_rays(network, rays.index(slice(start, start + chunk)), sampling, stratified=False)
         depths.append(out.depth.float())
         opacities.append(out.opacity.float())
     depth = torch.cat(depths).cpu().numpy()

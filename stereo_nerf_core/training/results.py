@@ -14,15 +14,8 @@ class StepStats:
 
     step: int
     loss: float
-    photometric: float
-    depth: float
-    eikonal: float
-    ssim: float
-    opacity: float
-    mask: float
-    surface: float
-    distortion: float
-    pose: float
+    terms: dict[str, float]
+    """Each weighted term by name: the objective's (photometric, depth, ssim, ...) and the model's own."""
     psnr: float
     rays: int
     seconds: float

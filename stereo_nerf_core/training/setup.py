@@ -7,34 +7,39 @@ Defaults derived from the scene (each can be overridden by passing the config ex
   corners); the prior's ``sigma_min_m`` / ``sigma_max_m`` are 2 % / 20 % of the median prior depth,
   so one setting serves endoscopes (tissue at 5-15 cm) and unit-sphere scenes alike.
 * SDF field (endoscopy): the initial shape is a plane through the median prior point facing the
-  mean camera direction; without priors a sphere of half the box's smallest half-extent in its
-  centre (NeuS). The finite-difference step is 1/4096 of the box's largest side, the initial NeuS
+  mean camera direction; without priors, a plane through the box's centre when the cameras all look
+  one way (a monocular endoscope), else a sphere of half the box's smallest half-extent in its centre
+  (NeuS, cameras around an object). The finite-difference step is 1/4096 of the box's largest side, the initial NeuS
   sharpness 20 over that side.
 * Hash grid: the trainer's ``grid_*`` sizes (levels from 16 cells per axis to ``grid_max_resolution``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
 from stereo_nerf_core.config import TrainerConfig
-from stereo_nerf_core.fields.base import Field
-from stereo_nerf_core.fields.hash_grid import HashGridConfig, HashGridEncoding
-from stereo_nerf_core.fields.nerf_field import NerfField, NerfFieldConfig
-from stereo_nerf_core.fields.sdf_field import SdfField, SdfFieldConfig
+from stereo_nerf_core.fields.hash_grid import HashGridConfig
+from stereo_nerf_core.fields.nerf_field import NerfFieldConfig
+from stereo_nerf_core.fields.sdf_field import SdfFieldConfig
+from stereo_nerf_core.fields.space_time import SpaceTimeConfig
 from stereo_nerf_core.geometry.depth_maps import backproject
+from stereo_nerf_core.models.deformable import DeformableFieldConfig
+from stereo_nerf_core.models.registry import model_class
 from stereo_nerf_core.render.renderer import SamplingConfig
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.scene_bounds import SceneBounds
 
-FieldConfig = NerfFieldConfig | SdfFieldConfig
+FieldConfig = NerfFieldConfig | SdfFieldConfig | DeformableFieldConfig
+ONE_DIRECTION = 0.97
+"""Cameras whose mean unit viewing direction is at least this long look one way (an endoscope, not a turntable)."""
+DEFAULT_TIME_SPAN_S = 60.0
+"""Seconds a deformable model covers when ``trainer.time_span_s`` is 0 and its keyframes span less."""
 
 
 def camera_centres(keyframes: Sequence[TrainingKeyframe]) -> NDArray[np.float64]:
@@ -105,17 +110,36 @@ def pose_translation_scale(bounds: SceneBounds, keyframes: Sequence[TrainingKeyf
 def default_field_config(
     trainer: TrainerConfig, bounds: SceneBounds, keyframes: Sequence[TrainingKeyframe]
 ) -> FieldConfig:
-    """The field configuration for ``trainer.mode`` with the trainer's grid, fitted to the scene (module docstring)."""
+    """The field configuration of the model ``trainer.mode`` with the trainer's grid, fitted to the scene.
+
+    Time-conditioned models wrap it with their space-time sizes and span: ``trainer.time_span_s``, or when
+    that is 0 the span of ``keyframes`` but at least :data:`DEFAULT_TIME_SPAN_S` (a live trainer builds its
+    model from its first few keyframes; the replay sets the bag's duration).
+    """
+    canonical = _canonical_config(trainer, bounds, keyframes)
+    if not model_class(trainer.mode).time_conditioned:
+        return canonical
+    stamps = [keyframe.stamp_ns for keyframe in keyframes]
+    span = trainer.time_span_s or max((max(stamps) - min(stamps)) * 1e-9, DEFAULT_TIME_SPAN_S)
+    return DeformableFieldConfig(canonical, SpaceTimeConfig(time_knots=trainer.time_knots), time_span_s=span)
+
+
+def _canonical_config(
+    trainer: TrainerConfig, bounds: SceneBounds, keyframes: Sequence[TrainingKeyframe]
+) -> NerfFieldConfig | SdfFieldConfig:
     grid = HashGridConfig(
         levels=trainer.grid_levels,
         log2_table_size=trainer.grid_log2_table_size,
         max_resolution=trainer.grid_max_resolution,
         base_resolution=min(16, trainer.grid_max_resolution),
     )
-    if trainer.mode == "nerf":
+    if model_class(trainer.mode).geometry == "density":
         return NerfFieldConfig(grid=grid)
     size = float((bounds.maximum - bounds.minimum).max())
     prior = _median_prior_point(keyframes)
+    forward = np.mean([keyframe.T_world_camera[:3, 2] for keyframe in keyframes], axis=0)
+    if prior is None and np.linalg.norm(forward) >= ONE_DIRECTION:
+        prior = (0.5 * (bounds.minimum + bounds.maximum), 0.0)  # an endoscope without a prior: the box's mid-plane
     if prior is None:
         centre = 0.5 * (bounds.minimum + bounds.maximum)
         radius = 0.25 * float((bounds.maximum - bounds.minimum).min())
@@ -127,7 +151,7 @@ def default_field_config(
             fd_step_m=size / 4096,
             init_inv_s=20.0 / size,
         )
-    facing = -np.mean([keyframe.T_world_camera[:3, 2] for keyframe in keyframes], axis=0)
+    facing = -forward
     return SdfFieldConfig(
         grid=grid,
         init="plane",
@@ -140,55 +164,3 @@ def default_field_config(
 
 def _triple(values: NDArray[np.float64]) -> tuple[float, float, float]:
     return (float(values[0]), float(values[1]), float(values[2]))
-
-
-def build_field(mode: str, config: FieldConfig, bounds: SceneBounds, *, seed: int) -> Field:
-    """The field, initialised from ``seed`` without touching torch's global generator state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        if mode == "nerf":
-            if not isinstance(config, NerfFieldConfig):
-                raise TrainingError(f"trainer.mode 'nerf' needs a NerfFieldConfig, got {type(config).__name__}")
-            return NerfField(config, bounds_min=bounds.minimum.tolist(), bounds_max=bounds.maximum.tolist())
-        if not isinstance(config, SdfFieldConfig):
-            raise TrainingError(f"trainer.mode 'sdf' needs an SdfFieldConfig, got {type(config).__name__}")
-        return SdfField(config, bounds_min=bounds.minimum.tolist(), bounds_max=bounds.maximum.tolist())
-
-
-def initialise_density(field: Field, sampling: SamplingConfig) -> bool:
-    """Start a NeRF field at density ``1 / (far - near)`` (1/m): about 63 % opacity over the depth range.
-
-    The field's own start (raw output 0: density 1/m) is tuned for unit-sized scenes; in metres
-    an endoscopic scene (7 cm of depth range) starts 99 % transparent, and the colour network then
-    saturates trying to brighten a black image before any surface forms. This sets the bias of the
-    density output (the first output of the geometry MLP's last layer); returns False (and changes
-    nothing) when the field has no such layer.
-    """
-    if not isinstance(field, NerfField):
-        return False
-    last = field.geometry_mlp[-1] if len(field.geometry_mlp) else None
-    if not isinstance(last, torch.nn.Linear):
-        return False
-    density = 1.0 / (sampling.far_m - sampling.near_m)
-    activation = field.config.density_activation
-    raw = math.log(density) if activation == "trunc_exp" else math.log(math.expm1(density))
-    with torch.no_grad():
-        last.bias[0] = raw
-    return True
-
-
-def build_optimizer(field: Field, config: TrainerConfig) -> torch.optim.Adam:
-    """Adam with two groups: the hash tables (``lr_hash``) and everything else (``lr_network``)."""
-    hash_ids = {
-        id(parameter)
-        for module in field.modules()
-        if isinstance(module, HashGridEncoding)
-        for parameter in module.parameters()
-    }
-    tables = [p for p in field.parameters() if id(p) in hash_ids]
-    others = [p for p in field.parameters() if id(p) not in hash_ids]
-    groups = [
-        {"params": tables, "lr": config.lr_hash, "initial_lr": config.lr_hash, "name": "hash"},
-        {"params": others, "lr": config.lr_network, "initial_lr": config.lr_network, "name": "network"},
-    ]
-    return torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-15, foreach=True)

@@ -1,6 +1,6 @@
-"""Online training of a NeRF or NeuS field from a growing keyframe buffer.
+"""Online training of a model (:mod:`~stereo_nerf_core.models`, by ``trainer.mode``) from a growing keyframe buffer.
 
-A :class:`Trainer` owns the keyframe buffer, the field (built on the first step from the keyframes
+A :class:`Trainer` owns the keyframe buffer, the model (built on the first step from the keyframes
 then buffered: scene bounds, depth range and field defaults come from them, see
 :mod:`~stereo_nerf_core.training.setup`), its Adam optimiser (hash tables and networks with their own
 learning rates) and the optional per-keyframe pose corrections. :meth:`Trainer.step` trains one ray
@@ -31,9 +31,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from stereo_nerf_core.config import TrainerConfig
 from stereo_nerf_core.devices import resolve_device
-from stereo_nerf_core.fields.base import Field
+from stereo_nerf_core.models.base import Model
+from stereo_nerf_core.models.registry import build_model, model_class
 from stereo_nerf_core.render.occupancy import OccupancyGrid, marching_step
-from stereo_nerf_core.render.renderer import SamplingConfig, render_image, render_rays
+from stereo_nerf_core.render.rays import RayBundle
+from stereo_nerf_core.render.renderer import RenderOutput, SamplingConfig, render_image, render_rays
 from stereo_nerf_core.training.background import BackgroundLoop
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import KeyframeBuffer, TrainingKeyframe
@@ -45,10 +47,7 @@ from stereo_nerf_core.training.results import RenderedView, StepStats, TrainSumm
 from stereo_nerf_core.training.scene_bounds import SceneBounds, bounds_from_keyframes
 from stereo_nerf_core.training.setup import (
     FieldConfig,
-    build_field,
-    build_optimizer,
     default_field_config,
-    initialise_density,
     pose_translation_scale,
     scene_sampling,
 )
@@ -73,6 +72,7 @@ class Trainer:
         background: tuple[float, float, float] | None = None,
     ) -> None:
         self.config = config
+        self.model_class = model_class(config.mode)
         requested = device if isinstance(device, torch.device) else resolve_device(device, parameter="trainer.device")
         self.device = torch.device(requested)
         self.buffer = KeyframeBuffer(config.buffer_capacity)
@@ -84,11 +84,16 @@ class Trainer:
         self.occupancy: OccupancyGrid | None = None
         self._image_cache: dict[int, tuple[TrainingKeyframe, torch.Tensor]] = {}
         """Occupancy grid of prior-less rays (measured from ``occupancy_warmup_steps`` on)."""
-        self.field: Field | None = None
+        self.model: Model | None = None
         self.optimizer: torch.optim.Adam | None = None
         self.poses = PoseCorrections()
         self.step_count = 0
         self.refined_pixels = 0
+        self.last_stats: StepStats | None = None
+        """The latest step's loss terms, PSNR and cost."""
+        self.time_origin_ns: int | None = None
+        self._origin_lock = threading.Lock()
+        """Stamp of the first keyframe: time-conditioned models see seconds since it."""
         patches = config.ssim_patches if config.ssim_weight > 0 else 0
         options = BatchOptions(
             rays=config.rays_per_batch,
@@ -114,6 +119,9 @@ class Trainer:
     # -- keyframes and the model -----------------------------------------------------------------
     def add_keyframe(self, keyframe: TrainingKeyframe) -> TrainingKeyframe | None:
         """Buffer a keyframe (thread-safe, also while training runs); returns the one dropped, if any."""
+        with self._origin_lock:  # not the model's lock: a keyframe never waits for a training step
+            if self.time_origin_ns is None:
+                self.time_origin_ns = keyframe.stamp_ns
         dropped = self.buffer.append(keyframe)
         self.loop.wake()
         return dropped
@@ -140,11 +148,11 @@ class Trainer:
         with self.lock:
             yield
 
-    def build(self) -> Field:
-        """Build the field from the buffered keyframes (the first step does it when not called)."""
+    def build(self) -> Model:
+        """Build the model from the buffered keyframes (the first step does it when not called)."""
         with self.lock:
-            if self.field is not None:
-                return self.field
+            if self.model is not None:
+                return self.model
             keyframes = self._snapshot()
             config = self.config
             if self.bounds is None:
@@ -161,13 +169,20 @@ class Trainer:
                 ).to(self.device)
             if self.field_config is None:
                 self.field_config = default_field_config(config, self.bounds, keyframes)
-            field = build_field(config.mode, self.field_config, self.bounds, seed=config.seed)
-            initialise_density(field, self.sampling)
-            self.field = field.to(self.device)
+            model = build_model(
+                config.mode,
+                self.field_config,
+                bounds_min=self.bounds.minimum.tolist(),
+                bounds_max=self.bounds.maximum.tolist(),
+                seed=config.seed,
+            )
+            model.initialise(self.sampling)
+            self.model = model.to(self.device)
             self.poses.translation_scale = pose_translation_scale(self.bounds, keyframes)
             self.poses.to(self.device)
-            self.optimizer = build_optimizer(self.field, config)
-            return self.field
+            groups = model.parameter_groups(lr_hash=config.lr_hash, lr_network=config.lr_network)
+            self.optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-15, foreach=True)
+            return self.model
 
     def _snapshot(self) -> tuple[TrainingKeyframe, ...]:
         keyframes = self.buffer.snapshot()
@@ -200,7 +215,7 @@ class Trainer:
         """One optimisation step on a fresh ray batch; :class:`TrainingError` when there are no keyframes."""
         with self.background_turn():
             start = time.perf_counter()
-            field = self.build()
+            model = self.build()
             if self._refinement_due():
                 self.refine_depth()
             keyframes = self._snapshot()
@@ -208,21 +223,27 @@ class Trainer:
             if self.config.pose_refinement:
                 for keyframe in keyframes:
                     self.register_pose(keyframe.index)
-            self._update_occupancy(field)
+            self._update_occupancy(model)
             batch = self.sampler.sample(keyframes).to(self.device)
             K = torch.tensor(np.stack([k.K for k in keyframes]), dtype=torch.float32, device=self.device)
             baselines = torch.tensor([k.baseline_m or 0.0 for k in keyframes], device=self.device)
-            field.train()
+            model.train()
             # Rays with a prior are sampled around it (prior-less rays in such a batch get uniform samples);
             # a batch without any prior (a scene without stereo) gets the coarse + importance passes.
             guided = bool(((batch.depth > 0) & (batch.confidence > 0)).any())
             with self._autocast():
                 poses = self.keyframe_poses(keyframes)
                 rays = batch_rays(batch, K, poses, baselines)
-                out = render_rays(
-                    field, rays, self.sampling if guided else self.render_sampling,
-                    depth_prior=batch.depth if guided else None, confidence=batch.confidence if guided else None,
-                    generator=self.generator, background=self._background(), occupancy=self.occupancy,
+                if model.time_conditioned:
+                    times = torch.tensor([self.seconds(k.stamp_ns) for k in keyframes], device=self.device)
+                    rays.times = times[batch.slot]
+                    model.observe_time(float(times.max()))
+                out = self.render_rays(
+                    model,
+                    rays,
+                    self.sampling if guided else self.render_sampling,
+                    depth_prior=batch.depth if guided else None,
+                    confidence=batch.confidence if guided else None,
                 )
             pose_prior = self.poses.regulariser().to(self.device) if self.config.pose_refinement else None
             depth_range = self.sampling.far_m - self.sampling.near_m
@@ -231,8 +252,13 @@ class Trainer:
                 images = self._left_images(keyframes)
                 surface = surface_photometric_loss(batch, out.depth.float(), poses.float(), K, images)
             result = objective(
-                out, batch, self.config, pose_regulariser=pose_prior, depth_range=depth_range,
+                out,
+                batch,
+                self.config,
+                pose_regulariser=pose_prior,
+                depth_range=depth_range,
                 surface_photometric=surface,
+                model_terms=model.losses(out, self.config),
             )
             total = result.total
             self._set_learning_rates()
@@ -242,10 +268,15 @@ class Trainer:
             self.scaler.update()
             self.step_count += 1
             terms = {name: float(value.detach()) for name, value in result.terms.items()}
-            return StepStats(
-                step=self.step_count, loss=float(total.detach()), **terms, psnr=float(result.psnr),
-                rays=len(batch), seconds=time.perf_counter() - start,
+            self.last_stats = StepStats(
+                step=self.step_count,
+                loss=float(total.detach()),
+                terms=terms,
+                psnr=float(result.psnr),
+                rays=len(batch),
+                seconds=time.perf_counter() - start,
             )
+            return self.last_stats
 
     def _left_images(self, keyframes: tuple[TrainingKeyframe, ...]) -> torch.Tensor:
         """(S, 3, H, W) left colours in [0, 1] of ``keyframes`` on the device (cached per keyframe object)."""
@@ -261,7 +292,33 @@ class Trainer:
             del cache[index]
         return torch.stack(images)
 
-    def _update_occupancy(self, field: Field) -> None:
+    def seconds(self, stamp_ns: int) -> float:
+        """Seconds from the first keyframe to ``stamp_ns`` (time-conditioned models' clock)."""
+        return (stamp_ns - (self.time_origin_ns if self.time_origin_ns is not None else stamp_ns)) * 1e-9
+
+    def render_rays(
+        self,
+        model: Model,
+        rays: RayBundle,
+        sampling: SamplingConfig,
+        *,
+        depth_prior: torch.Tensor | None,
+        confidence: torch.Tensor | None,
+    ) -> RenderOutput:
+        """Training rays through ``model`` (jittered samples, the trainer's generator, background and grid)."""
+        return render_rays(
+            model.callbacks(),
+            rays,
+            sampling,
+            depth_prior=depth_prior,
+            confidence=confidence,
+            generator=self.generator,
+            background=self._background(),
+            stratified=True,
+            occupancy=self.occupancy,
+        )
+
+    def _update_occupancy(self, model: Model) -> None:
         config, since = self.config, self.step_count - self.config.occupancy_warmup_steps
         if self.occupancy is None or self.render_sampling is None or since < 0:
             return
@@ -269,9 +326,12 @@ class Trainer:
             return
         sampling = self.render_sampling
         step_m = marching_step(sampling.near_m, sampling.far_m, config.march_candidates)
-        field.eval()
+        model.eval()
+        diagonal = float(torch.linalg.vector_norm(self.occupancy.cell_size))
         with self._autocast():
-            self.occupancy.update(field, step_m=step_m, generator=self.generator)
+            self.occupancy.update(
+                lambda x: model.occupancy_opacity(x, step_m=step_m, cell_diagonal_m=diagonal), generator=self.generator
+            )
 
     def _set_learning_rates(self) -> None:
         assert self.optimizer is not None
@@ -285,23 +345,32 @@ class Trainer:
         config = self.config
         since = self.step_count - config.depth_refine_start
         period = config.depth_refine_period
-        return config.depth_refine_rounds > 0 and since >= 0 and since % period == 0 and (
-            since // period < config.depth_refine_rounds
+        return (
+            config.depth_refine_rounds > 0
+            and since >= 0
+            and since % period == 0
+            and (since // period < config.depth_refine_rounds)
         )
 
     def refine_depth(self) -> int:
         """One depth-refinement round over the buffered keyframes; returns the number of pixels replaced."""
         with self.lock:
-            field = self.build()
+            model = self.build()
             assert self.render_sampling is not None
             keyframes = self._snapshot()
             poses = self.keyframe_poses(keyframes).detach()
             replaced = 0
-            field.eval()
+            model.eval()
             with torch.no_grad(), self._autocast():
                 for keyframe, pose in zip(keyframes, poses, strict=True):
                     refined, count = refine_keyframe_depth(
-                        field, keyframe, pose, self.render_sampling, self.config, chunk=self.config.render_chunk
+                        model.callbacks(),
+                        keyframe,
+                        pose,
+                        self.render_sampling,
+                        self.config,
+                        chunk=self.config.render_chunk,
+                        time_s=self.seconds(keyframe.stamp_ns),
                     )
                     if count and self.buffer.replace(refined):
                         replaced += count
@@ -344,15 +413,19 @@ class Trainer:
         *,
         depth_prior: ArrayLike | None = None,
         confidence: ArrayLike | None = None,
+        stamp_ns: int | None = None,
     ) -> RenderedView:
         """Render any view with the current model; an optional prior (H, W) Z in metres guides the sampling.
 
+        ``stamp_ns`` is the view's time for time-conditioned models (None: the latest state; after the
+        covered span, the last state).
+
         Background work waits until the render is done: renders come first."""
         with self._render_turn():
-            if self.field is None or self.sampling is None or self.render_sampling is None:
+            if self.model is None or self.sampling is None or self.render_sampling is None:
                 raise TrainingError("the model is not built yet: add keyframes and train at least one step")
-            field = self.field
-            field.eval()
+            model = self.model
+            model.eval()
             K_t = torch.as_tensor(np.asarray(K, np.float64), dtype=torch.float32, device=self.device)
             T_t = torch.as_tensor(np.asarray(T_world_camera, np.float64), dtype=torch.float32, device=self.device)
             prior = None if depth_prior is None else _flat(depth_prior, height, width, self.device)
@@ -362,8 +435,18 @@ class Trainer:
             with torch.no_grad(), self._autocast():
                 sampling = self.render_sampling if prior is None else self.sampling
                 out = render_image(
-                    field, K_t, T_t, width, height, sampling, chunk=self.config.render_chunk,
-                    depth_prior=prior, confidence=weight, background=self._background(), occupancy=self.occupancy,
+                    model.callbacks(),
+                    K_t,
+                    T_t,
+                    width,
+                    height,
+                    sampling,
+                    chunk=self.config.render_chunk,
+                    time_s=None if stamp_ns is None else self.seconds(stamp_ns),
+                    depth_prior=prior,
+                    confidence=weight,
+                    background=self._background(),
+                    occupancy=self.occupancy,
                 )
             return RenderedView(
                 depth=out.depth.float().reshape(height, width).cpu().numpy(),
@@ -375,7 +458,15 @@ class Trainer:
         """A keyframe's view at its (refined, when buffered) pose; ``guided`` samples around its own prior."""
         pose = self.refined_poses().get(keyframe.index, keyframe.T_world_camera)
         depth, confidence = (keyframe.depth, keyframe.confidence) if guided else (None, None)
-        return self.render(keyframe.K, pose, keyframe.width, keyframe.height, depth_prior=depth, confidence=confidence)
+        return self.render(
+            keyframe.K,
+            pose,
+            keyframe.width,
+            keyframe.height,
+            depth_prior=depth,
+            confidence=confidence,
+            stamp_ns=keyframe.stamp_ns,
+        )
 
     def _background(self) -> torch.Tensor | None:
         return None if self.background is None else torch.tensor(self.background, device=self.device)

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from stereo_nerf_core.config import PipelineConfig
+from stereo_nerf_core.frontend.errors import FrontendError
+from stereo_nerf_core.frontend.sync import StampSync
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.io.bag import ROSBAGS_CLASSES as C
 from stereo_nerf_core.io.messages import array_to_image, image_to_array, matrix_to_pose_stamped, view_to_camera_info
 from stereo_nerf_core.pipeline import node_topics as names
 from stereo_nerf_core.pipeline.backpressure import DropOldestQueue, RateGate
 from stereo_nerf_core.pipeline.errors import PipelineError
-from stereo_nerf_core.pipeline.message_sync import StampSync
 from stereo_nerf_core.pipeline.node_stages import rectified_views
 from stereo_nerf_core.pipeline.trainer_stage import TrainerStage
 from stereo_nerf_core.training.errors import TrainingError
@@ -56,16 +57,17 @@ def _image(stamp: int) -> object:
 
 
 def test_stamp_sync_pairs_within_slop_and_drops_the_unpaired() -> None:
-    sync = StampSync(("/a", "/b"), slop_ns=5, queue_size=2)
-    assert sync.push("/a", _image(100)) is None
-    assert sync.push("/b", _image(200)) is None  # too far from 100
-    pair = sync.push("/a", _image(203))
-    assert pair is not None and [m.header.stamp.nanosec for m in pair] == [203, 200]
-    assert sync.push("/a", _image(300)) is None and sync.push("/a", _image(400)) is None
-    assert sync.push("/a", _image(500)) is None  # queue of /a is full: 100 then 300 aged out
-    assert sync.dropped == 2 and sync.sets == 1
-    with pytest.raises(PipelineError, match="/c is not an input"):
-        sync.push("/c", _image(1))
+    sync: StampSync[object] = StampSync(("/a", "/b"), slop_ns=5, queue_size=2)
+    assert sync.push("/a", 100, _image(100)) is None
+    assert sync.push("/b", 200, _image(200)) is None  # too far from 100
+    pair = sync.push("/a", 203, _image(203))
+    assert pair is not None and pair.stamp_ns == 203
+    assert [m.header.stamp.nanosec for m in pair.items] == [203, 200]  # type: ignore[attr-defined]
+    assert sync.push("/a", 300, _image(300)) is None and sync.push("/a", 400, _image(400)) is None
+    assert sync.push("/a", 500, _image(500)) is None  # queue of /a is full: 300 aged out (100 went with the set)
+    assert sync.dropped == 2 and sync.dropped_by_channel == {"/a": 2, "/b": 0} and sync.sets == 1
+    with pytest.raises(FrontendError, match="/c is not an input"):
+        sync.push("/c", 1, _image(1))
 
 
 def test_node_topics_resolve_like_ros() -> None:
@@ -102,7 +104,7 @@ def test_trainer_stage_life_cycle_and_inputs_never_wait_for_training(small_rig: 
     with pytest.raises(PipelineError, match="trainer: not configured"):
         stage.save_checkpoint("unused.pt")
     stage.configure()
-    assert stage.trainer is not None and stage.trainer.field is None  # the field waits for keyframes
+    assert stage.trainer is not None and stage.trainer.model is None  # the model waits for keyframes
     pose = matrix_to_pose_stamped(C, np.eye(4), stamp_ns=7, frame_id="world")
     assert stage.accept_keyframe_pose(pose) is False  # its frame has not come yet: the pose waits
     with stage.trainer.lock:  # a training step (or a render) in progress ...
@@ -178,6 +180,68 @@ def test_trainer_stage_renders_saves_loads_and_explains_a_missing_mesh(
         with pytest.raises(TrainingError, match="no surface yet"):
             stage.write_mesh(tmp_path / "mesh.ply")
     stage.cleanup()
+
+
+def test_trainer_checkpoints_itself_resumes_after_a_kill_and_sets_a_corrupt_file_aside(
+    small_rig: StereoCalibration, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    import torch
+
+    checkpoint = tmp_path / "auto.pt"
+    config = _tiny(PipelineConfig())
+    config = replace(config, nodes=replace(config.nodes, checkpoint_path=str(checkpoint), checkpoint_period_s=1.0))
+    stage = TrainerStage(config, C, device="cpu")
+    stage.configure()
+    assert stage.resume() is None  # nothing to resume yet
+    start = stage.checkpoint_gate.last_ns
+    assert start is not None
+    frame, pose = _frame_messages(small_rig, 5), matrix_to_pose_stamped(C, np.eye(4), stamp_ns=5, frame_id="world")
+    stage.accept_frame(*frame)
+    assert stage.accept_keyframe_pose(pose) is True
+    stage.accept_pose(pose)
+    assert stage.auto_checkpoint(start + 2_000_000_000) is None  # no model yet
+    assert stage.trainer is not None
+    stage.trainer.train(max_steps=3)
+    assert stage.auto_checkpoint(start + 500_000_000) is None  # the period (1 s) is not over
+    assert stage.auto_checkpoint(start + 2_000_000_000) == checkpoint and checkpoint.is_file()
+    assert stage.auto_checkpoint(start + 4_000_000_000) is None  # no training step since the last one
+    depth = image_to_array(stage.render_latest()["~/rendered/depth"])
+    saved = checkpoint.read_bytes()
+    assert stage.checkpoint_time_ns is not None
+    first = stage.health_values(stage.checkpoint_time_ns + 2_000_000_000)
+    assert first["keyframes_held"] == "1" and first["steps"] == "3" and first["checkpoint_age_s"] == "2"
+    assert float(first["loss"]) > 0 and first["steps_per_second"] == "0.00"  # no rate before a second report
+    stage.trainer.train(max_steps=2)
+    later = stage.health_values(stage.checkpoint_time_ns + 4_000_000_000)
+    assert later["steps"] == "5" and later["steps_per_second"] == "1.00"  # 2 steps in 2 s
+
+    def killed_mid_write(*args: object, **kwargs: object) -> None:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(torch, "save", killed_mid_write)
+    with pytest.raises(OSError, match="no space left"):
+        stage.auto_checkpoint(start + 6_000_000_000)
+    monkeypatch.undo()
+    assert checkpoint.read_bytes() == saved and sorted(p.name for p in tmp_path.iterdir()) == ["auto.pt"]  # atomic
+
+    restarted = TrainerStage(config, C, device="cpu")  # the respawned process
+    restarted.configure()
+    assert restarted.resume() == f"resumed from {checkpoint}: step 3, 1 keyframes"  # the 2 later steps are lost
+    restarted.accept_frame(*frame)
+    restarted.accept_pose(pose)
+    np.testing.assert_array_equal(image_to_array(restarted.render_latest()["~/rendered/depth"]), depth)
+
+    checkpoint.write_bytes(saved[: len(saved) // 2])  # cut off
+    third = TrainerStage(config, C, device="cpu")
+    third.configure()
+    message = third.resume()
+    assert message is not None and message.startswith(f"refused {checkpoint}: not a readable trainer checkpoint")
+    assert message.endswith("training starts fresh")
+    (kept,) = tmp_path.glob("auto.pt.corrupt-*")
+    assert kept.read_bytes() == saved[: len(saved) // 2] and kept.name in message and not checkpoint.exists()
+    assert third.steps == 0 and third.trainer is not None and len(third.trainer.buffer) == 0
 
 
 def test_rectified_infos_that_are_no_pair_name_both_topics(small_rig: StereoCalibration) -> None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -114,6 +118,37 @@ def test_interrupted_replay_writes_a_valid_partial_report(monkeypatch: pytest.Mo
     assert "PARTIAL: the replay was interrupted" in (out / "report.md").read_text()
 
 
+def test_sigterm_writes_the_partial_report_as_ctrl_c_does(tmp_path: Path) -> None:
+    config = tmp_path / "front_end.yaml"
+    shipped = "methods: [nearest_frame, stereo_prior, tsdf_fusion, nerf, sdf]"
+    config.write_text(CONFIG.read_text().replace(shipped, "methods: [stereo_prior, tsdf_fusion]"))
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "stereo_nerf_core",
+        "replay",
+        str(SAMPLE_BAG),
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while len(list((out / "depth_prior").glob("*.png"))) < 6 and process.poll() is None:
+        assert time.monotonic() < deadline, "the replay wrote no depth after 240 s"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)  # what ros2 launch, Docker and systemd send
+    output, _ = process.communicate(timeout=240)
+    assert process.returncode == 3, output  # "incomplete", as after Ctrl-C
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and 6 <= metrics["frames"]["processed"] < 44
+    assert metrics["methods"]["stereo_prior"]["depth"]["tissue"]["abs_rel"] < 0.012
+    assert "PARTIAL: the replay was interrupted" in (out / "report.md").read_text()
+
+
 def test_dropped_frames_are_counted(tmp_path: Path) -> None:
     bag = tmp_path / "drops"
     record_synthetic_bag(bag, preset("tiny", drop_rate=0.4, frames=10))
@@ -129,7 +164,7 @@ def test_a_cut_off_mcap_recording_is_replayed_up_to_the_cut(tmp_path: Path) -> N
     bag.mkdir()
     (source,) = SAMPLE_BAG.glob("*.mcap")
     (bag / "metadata.yaml").write_bytes((SAMPLE_BAG / "metadata.yaml").read_bytes())
-    (bag / source.name).write_bytes(source.read_bytes()[: 6_000_000])  # a recorder that lost power
+    (bag / source.name).write_bytes(source.read_bytes()[:6_000_000])  # a recorder that lost power
     summary = run_replay(bag, front_end(), tmp_path / "out", progress=False)
     frames = summary.metrics["frames"]
     assert 5 <= frames["processed"] <= 12  # 6 of 24.6 MB: about a quarter of the 44 frames

@@ -47,11 +47,11 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> ReplaySummary:
 
 def test_the_four_methods_are_scored_in_config_order(replayed: ReplaySummary) -> None:
     metrics = replayed.metrics
-    assert list(metrics["methods"]) == ["stereo_prior", "tsdf_fusion", "nerf", "sdf"]
+    assert list(metrics["methods"]) == ["nearest_frame", "stereo_prior", "tsdf_fusion", "nerf", "sdf"]
     assert metrics["frames"]["held_out"] == [0, 8]  # every 8th frame
     inputs = {name: entry["inputs"] for name, entry in metrics["methods"].items()}
     # prior and fusion take the 10 frames not held out; the trainers every 2nd of them: 2, 4, 6, 10
-    assert inputs == {"stereo_prior": 10, "tsdf_fusion": 10, "nerf": 4, "sdf": 4}
+    assert inputs == {"nearest_frame": 10, "stereo_prior": 10, "tsdf_fusion": 10, "nerf": 4, "sdf": 4}
     for name in ("nerf", "sdf"):
         assert metrics["methods"][name]["training"]["steps"] == 30
         # scored on the same frames and ground-truth pixels as the prior, and covering them
@@ -67,7 +67,8 @@ def test_every_method_renders_the_held_out_views(replayed: ReplaySummary) -> Non
         assert held["no_instruments"]["frames"] == 2, name
         assert 10.0 < held["no_instruments"]["psnr_db"] < 60.0, name
         assert (held["all"]["lpips"] is None and held["all"]["lpips_unavailable"]) or held["all"]["lpips"] >= 0
-    assert "train" not in replayed.metrics["methods"]["stereo_prior"]["novel_views"]  # its input is its view
+    for baseline in ("nearest_frame", "stereo_prior"):
+        assert "train" not in replayed.metrics["methods"][baseline]["novel_views"]  # its input is its view
     assert replayed.metrics["methods"]["tsdf_fusion"]["novel_views"]["train"]["all"]["frames"] == 10
 
 
@@ -101,12 +102,12 @@ def test_timeline_cost_and_outputs(replayed: ReplaySummary) -> None:
 
 def test_an_unknown_method_is_named_with_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ReplayError, match=r"parameter replay.methods: unknown method\(s\) 'nerff'; known: "
-                       r"stereo_prior, tsdf_fusion, nerf, sdf"):
+                       r"nearest_frame, stereo_prior, tsdf_fusion, nerf, sdf, deformable, deformable_sdf"):
         run_replay(SAMPLE_BAG, tiny_config(methods=["stereo_prior", "nerff"]), tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing was started
     check_method_names(list(METHODS))
     yaml_file = tmp_path / "bad.yaml"
-    shipped = "methods: [stereo_prior, tsdf_fusion, nerf, sdf]"
+    shipped = "methods: [nearest_frame, stereo_prior, tsdf_fusion, nerf, sdf]"
     yaml_file.write_text(CONFIG.read_text().replace(shipped, "methods: [sfm]"))
     assert main(["replay", str(SAMPLE_BAG), "--config", str(yaml_file), "--out", str(tmp_path / "cli")]) == 2
     yaml_file.write_text(CONFIG.read_text().replace(shipped, "methods: nerf"))

@@ -7,12 +7,19 @@ import torch
 from torch import Tensor
 
 from stereo_nerf_core.fields import Field, FieldOutput
+from stereo_nerf_core.models import density_callbacks, sdf_callbacks
 from stereo_nerf_core.render import RenderError, SamplingConfig, camera_rays, render_rays
+from stereo_nerf_core.render.callbacks import RadianceCallbacks
 from stereo_nerf_core.render.occupancy import OccupancyGrid, marching_step, occupied_samples
 
 K = torch.tensor([[100.0, 0.0, 31.5], [0.0, 100.0, 23.5], [0.0, 0.0, 1.0]])
 LOW, HIGH = torch.tensor([-0.1, -0.1, 0.0]), torch.tensor([0.1, 0.1, 0.2])
 BALL_CENTRE, BALL_RADIUS = torch.tensor([0.0, 0.0, 0.1]), 0.03
+
+
+def network(field: Field) -> RadianceCallbacks:
+    """``field`` as render callbacks: the density pair or NeuS's opacity pair, by its kind."""
+    return sdf_callbacks(field) if field.mode == "sdf" else density_callbacks(field)
 
 
 class BallField(Field):
@@ -33,7 +40,8 @@ class BallField(Field):
 
 def _measured_grid(field: Field, resolution: int = 32) -> OccupancyGrid:
     grid = OccupancyGrid(LOW, HIGH, resolution=resolution)
-    grid.update(field, step_m=marching_step(0.02, 0.2, 256), generator=torch.Generator().manual_seed(0))
+    step_m = marching_step(0.02, 0.2, 256)
+    grid.update(lambda x: -torch.expm1(-field.density(x) * step_m), generator=torch.Generator().manual_seed(0))
     return grid
 
 
@@ -73,8 +81,16 @@ def test_dense_stretches_are_thinned_evenly_to_max_samples() -> None:
     grid = OccupancyGrid(LOW, HIGH, resolution=4)  # fully occupied
     rays = camera_rays(K, torch.eye(4), torch.tensor([[31.5, 23.5]]))
     marched = occupied_samples(
-        rays.origins, rays.directions, torch.tensor([0.02]), torch.tensor([0.2]), grid,
-        candidates=256, max_samples=64, stratified=False, generator=None, transmittance_pruning=False,
+        rays.origins,
+        rays.directions,
+        torch.tensor([0.02]),
+        torch.tensor([0.2]),
+        grid,
+        candidates=256,
+        max_samples=64,
+        stratified=False,
+        generator=None,
+        transmittance_pruning=False,
     )
     assert bool(marched.valid.all())
     # 227 of the 256 steps lie inside the box (z < 0.2): thinned by 4, each kept step owns 4 steps' length.
@@ -90,9 +106,9 @@ def test_rendering_through_the_grid_matches_dense_sampling_with_fewer_evaluation
     dense = SamplingConfig(near_m=0.02, far_m=0.2, uniform_count=512, importance_count=0)
     marching = SamplingConfig(near_m=0.02, far_m=0.2, uniform_count=16, march_candidates=512, march_max_samples=64)
     field.evaluated = 0
-    reference = render_rays(field, rays, dense, stratified=False)
+    reference = render_rays(network(field), rays, dense, stratified=False)
     dense_count, field.evaluated = field.evaluated, 0
-    out = render_rays(field, rays, marching, stratified=False, occupancy=grid)
+    out = render_rays(network(field), rays, marching, stratified=False, occupancy=grid)
     assert field.evaluated < dense_count / 10
     # Grazing rays cross a sub-millimetre chord that thinned samples (64 of the occupied steps) can step over.
     differs = (out.opacity - reference.opacity).abs() > 0.02
@@ -112,5 +128,14 @@ def test_grid_state_round_trip_and_bad_settings() -> None:
     with pytest.raises(RenderError, match="high > low"):
         OccupancyGrid(HIGH, LOW)
     with pytest.raises(RenderError, match=r"\(N, 3\)"):
-        occupied_samples(torch.zeros(2, 2), torch.zeros(2, 3), torch.zeros(2), torch.ones(2), grid,
-                         candidates=8, max_samples=4, stratified=False, generator=None)
+        occupied_samples(
+            torch.zeros(2, 2),
+            torch.zeros(2, 3),
+            torch.zeros(2),
+            torch.ones(2),
+            grid,
+            candidates=8,
+            max_samples=4,
+            stratified=False,
+            generator=None,
+        )

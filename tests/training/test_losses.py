@@ -1,4 +1,4 @@
-"""Loss terms: masking, confidence weighting, relative depth error, eikonal, patch SSIM, opacity."""
+"""Loss terms: masking, confidence weighting, relative depth error, patch SSIM, opacity."""
 
 from __future__ import annotations
 
@@ -37,11 +37,7 @@ def test_depth_loss_is_relative_confidence_weighted_and_skips_rays_without_prior
     assert float(losses.depth_loss(depth, torch.zeros(4), confidence)) == 0.0
 
 
-def test_eikonal_opacity_and_ssim_terms() -> None:
-    unit = torch.nn.functional.normalize(torch.randn(10, 3), dim=1)
-    assert float(losses.eikonal_loss(unit)) == pytest.approx(0.0, abs=1e-10)
-    assert float(losses.eikonal_loss(2 * unit)) == pytest.approx(1.0, rel=1e-5)
-    assert float(losses.eikonal_loss(None)) == 0.0
+def test_opacity_and_ssim_terms() -> None:
     assert float(losses.opacity_loss(torch.tensor([1.0, 0.0]), torch.tensor([1.0, 0.0]))) == 0.0
     assert float(losses.opacity_loss(torch.tensor([0.5, 0.0]), torch.tensor([1.0, 0.0]))) == pytest.approx(0.25)
     colours = torch.rand(2 * 64 + 5, 3, generator=torch.Generator().manual_seed(0))

@@ -10,15 +10,13 @@ import torch
 
 from stereo_nerf_core.devices import resolve_device
 from stereo_nerf_core.errors import ConfigError
-from stereo_nerf_core.fields.nerf_field import NerfField
 from stereo_nerf_core.fields.sdf_field import SdfFieldConfig
+from stereo_nerf_core.models import ModelError, NerfModel, build_model
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.scene_bounds import SceneBounds, bounds_from_keyframes
 from stereo_nerf_core.training.setup import (
-    build_field,
     default_field_config,
     depth_range,
-    initialise_density,
     scene_sampling,
 )
 from tests.training.scenes import PLANE_Z_M, plane_keyframe, small_config
@@ -49,17 +47,28 @@ def test_field_defaults_follow_the_scene() -> None:
     assert sdf.init_plane_point_m[2] == pytest.approx(PLANE_Z_M, abs=1e-4)
     assert sdf.init_plane_normal[2] < -0.99  # facing the cameras
     assert sdf.grid.levels == 6 and sdf.grid.max_resolution == 128
+    no_prior = [dataclasses.replace(k, depth=np.zeros_like(k.depth)) for k in keyframes]
+    monocular = default_field_config(small_config(mode="sdf"), bounds, no_prior)  # an endoscope: one way
+    assert isinstance(monocular, SdfFieldConfig) and monocular.init == "plane"
+    np.testing.assert_allclose(monocular.init_plane_point_m, 0.5 * (bounds.minimum + bounds.maximum))
+    turned = [dataclasses.replace(k, T_world_camera=np.diag([-1.0, 1.0, -1.0, 1.0])) for k in no_prior[:1]]
+    around = default_field_config(small_config(mode="sdf"), bounds, [no_prior[0], *turned])  # facing each other
+    assert isinstance(around, SdfFieldConfig) and around.init == "sphere"
     nerf_config = default_field_config(small_config(), bounds, keyframes)
-    field = build_field("nerf", nerf_config, bounds, seed=3)
-    again = build_field("nerf", nerf_config, bounds, seed=3)
-    assert isinstance(field, NerfField)
-    assert all(torch.equal(a, b) for a, b in zip(field.state_dict().values(), again.state_dict().values(), strict=True))
+    box = {"bounds_min": bounds.minimum.tolist(), "bounds_max": bounds.maximum.tolist()}
+    model = build_model("nerf", nerf_config, **box, seed=3)
+    again = build_model("nerf", nerf_config, **box, seed=3)
+    assert isinstance(model, NerfModel)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
     sampling = scene_sampling(bounds, keyframes, small_config())
-    assert initialise_density(field, sampling)
+    model.initialise(sampling)
     inside = torch.tensor([[0.0, 0.0, PLANE_Z_M]])
-    assert float(field.density(inside).detach()) == pytest.approx(1.0 / (sampling.far_m - sampling.near_m), rel=0.2)
-    with pytest.raises(TrainingError, match="needs a NerfFieldConfig"):
-        build_field("nerf", sdf, bounds, seed=0)
+    density = float(model.geometry_at(inside).detach())
+    assert density == pytest.approx(1.0 / (sampling.far_m - sampling.near_m), rel=0.2)
+    with pytest.raises(ModelError, match="the nerf model needs a NerfFieldConfig"):
+        build_model("nerf", sdf, **box, seed=0)
+    with pytest.raises(ConfigError, match=r"trainer\.mode must be one of"):
+        build_model("gaussians", sdf, **box, seed=0)
     assert resolve_device("cpu", parameter="trainer.device") == "cpu"
     if not torch.cuda.is_available():
         assert resolve_device("auto", parameter="trainer.device") == "cpu"

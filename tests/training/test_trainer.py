@@ -40,8 +40,8 @@ def test_empty_buffer_and_unbuilt_model_are_clear_errors() -> None:
         trainer.save(Path("/nonexistent/never.pt"))
     with pytest.raises(TrainingError, match="needs max_steps and/or budget_s"):
         trainer.train()
-    with pytest.raises(ConfigError, match=r"trainer\.mode must be 'nerf' or 'sdf'"):
-        TrainerConfig(mode="gaussians")
+    with pytest.raises(ConfigError, match=r"trainer\.mode must be one of \[.*'nerf', 'sdf'\], got 'gaussians'"):
+        Trainer(TrainerConfig(mode="gaussians"))
     with pytest.raises(ConfigError, match=r"trainer.mask_guide_sample_rate = 1.5 is out of range"):
         TrainerConfig(mask_guide_sample_rate=1.5)
 
@@ -69,8 +69,8 @@ def test_zero_confidence_prior_trains_on_colour_only() -> None:
     for keyframe in keyframes:
         trainer.add_keyframe(dataclasses.replace(keyframe, confidence=np.zeros_like(keyframe.confidence)))
     summary = trainer.train(max_steps=5)
-    assert summary.last is not None and summary.last.depth == 0.0
-    assert all(math.isfinite(value) for value in dataclasses.astuple(summary.last))
+    assert summary.last is not None and summary.last.terms["depth"] == 0.0
+    assert all(math.isfinite(value) for value in (summary.last.loss, summary.last.psnr, *summary.last.terms.values()))
 
 
 def test_time_budget_stops_training() -> None:

@@ -13,7 +13,7 @@ Arguments (``ros2 launch stereo_nerf_ros pipeline.launch.py --show-args``):
   bag                a bag folder to play into the graph with the package's bag_player (rosbags, no
                      rosbag2 needed), in the namespace, stamps kept (default: none)
   bag_rate           the bag's playback rate (default 1.0: as recorded)
-  respawn            restart a node that dies (default false)
+  respawn            restart a node that dies, 1 s later (default true; the trainer resumes from its checkpoint)
   rviz               start RViz2 with config/stereo_nerf.rviz
 
 The nodes and their wiring are those of stereo_nerf_ros.node_specs (the same wiring the offline
@@ -80,7 +80,7 @@ def generate_launch_description() -> LaunchDescription:
             "bag", default_value="", description="Bag folder to play into the graph (empty: play nothing)"
         ),
         DeclareLaunchArgument("bag_rate", default_value="1.0", description="Playback rate of bag (1.0: as recorded)"),
-        DeclareLaunchArgument("respawn", default_value="false", description="Restart a node that dies"),
+        DeclareLaunchArgument("respawn", default_value="true", description="Restart a node that dies"),
         DeclareLaunchArgument("rviz", default_value="false", description="Start RViz2 with config/stereo_nerf.rviz"),
     ]
 

@@ -42,6 +42,7 @@ from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.errors import ConfigError, StereoNerfError
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.pipeline.backpressure import DropOldestQueue
+from stereo_nerf_core.pipeline.health import HealthMonitor, NodeCounters
 from stereo_nerf_core.pipeline.node_topics import COMPRESSED_SUFFIX, RAW_INPUTS, raw_inputs
 from stereo_nerf_ros.node_specs import COMPRESSED_IMAGE, TF, NodeSpec, message_class
 from stereo_nerf_ros.parameters import declare_pipeline_parameters, read_pipeline_config, updated_config
@@ -55,6 +56,10 @@ TF_QOS = QoSProfile(depth=100)
 STATIC_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 WAKE_S = 0.5
 """The worker wakes at least this often to see whether it should stop."""
+DIAGNOSTICS_TOPIC = "/diagnostics"
+"""Where every node reports its health at 1 Hz (absolute: the ROS convention, one topic per graph)."""
+STALL_S = 5.0
+"""A node with input waiting and nothing processed for this long reports ERROR."""
 
 
 def input_qos(topic: str, depth: int) -> QoSProfile:
@@ -99,6 +104,10 @@ class NodeRuntime:
         )
         self.processed = 0
         self.failed = 0
+        self.last_error: str | None = None
+        self.health = HealthMonitor(stall_s=STALL_S)
+        self.diagnostics_extra: Callable[[], dict[str, str]] | None = None
+        """Node-specific values for /diagnostics (the trainer's keyframes, steps per second, loss, checkpoint age)."""
         self.work_s: deque[float] = deque(maxlen=1000)
         """Seconds each of the latest processed sets took (conversion, stage and publishing)."""
         self._syncs: list[tuple[list[Any], Any]] = []
@@ -108,6 +117,10 @@ class NodeRuntime:
         self.input_depth = max(self.config.sync.queue_size, self.config.nodes.frame_cache)
         """History of the reliable inputs: they wait in DDS while the executor runs a slow service (trainer)."""
         cv2.setNumThreads(self.config.nodes.cv_threads or -1)  # -1: OpenCV's default
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self._diagnostics = node.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
+        self._diagnostics_timer = node.create_timer(1.0, self.publish_diagnostics)
         if spec.background:
             self._lower_priority(self.config.nodes.background_niceness)
 
@@ -257,6 +270,7 @@ class NodeRuntime:
             outputs = self.process(item)
         except (StereoNerfError, ValueError) as error:
             self.failed += 1
+            self.last_error = str(error)
             self.node.get_logger().error(
                 f"skipped an input set ({self.failed} so far): {error}", throttle_duration_sec=1.0
             )
@@ -264,6 +278,36 @@ class NodeRuntime:
         self.publish(outputs)
         self.processed += 1
         self.work_s.append(time.perf_counter() - started)
+
+    def publish_diagnostics(self) -> None:
+        """One diagnostic_msgs/DiagnosticArray on /diagnostics: this node's level, message and counters."""
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+        counters = NodeCounters(
+            self.queue.received,
+            self.processed,
+            self.queue.dropped,
+            self.failed,
+            len(self.queue),
+            self.queue.capacity,
+            list(self.work_s)[-100:],
+            self.last_error,
+        )
+        try:
+            extra = self.diagnostics_extra() if self.diagnostics_extra is not None else {}
+        except (StereoNerfError, ValueError, RuntimeError) as error:
+            extra = {"diagnostics_error": str(error)}
+        report = self.health.report(counters, time.monotonic(), extra)
+        status = DiagnosticStatus(
+            level=bytes([report.level]),
+            name=self.node.get_fully_qualified_name(),
+            message=report.message,
+            hardware_id="stereo_nerf",
+            values=[KeyValue(key=k, value=v) for k, v in report.values.items()],
+        )
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.node.get_clock().now().to_msg()
+        self._diagnostics.publish(array)
 
     def summary(self) -> str:
         """Counts of received, processed, dropped and failed input sets."""

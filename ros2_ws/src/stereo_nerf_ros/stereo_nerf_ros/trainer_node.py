@@ -39,6 +39,7 @@ class TrainerNode(LifecycleNode):
         super().__init__(SPEC.name, **kwargs)
         self.runtime = NodeRuntime(self, SPEC, self._cache_frame)
         self.stage = TrainerStage(self.runtime.config, self.runtime.classes)
+        self.runtime.diagnostics_extra = lambda: self.stage.health_values(time.monotonic_ns())
         self._outputs: list[threading.Thread] = []
         self._stop_outputs = threading.Event()
         self._pose_subscriptions: list[Any] = []
@@ -49,9 +50,14 @@ class TrainerNode(LifecycleNode):
         """Create the model, lifecycle publishers, subscriptions and services."""
         try:
             self.stage.configure()
+            resumed = self.stage.resume()
         except (StereoNerfError, RuntimeError) as error:
             self.get_logger().error(f"configure failed: {error}")
             return TransitionCallbackReturn.FAILURE
+        if resumed is not None:
+            (self.get_logger().warning if resumed.startswith("refused") else self.get_logger().info)(
+                f"checkpoint {self.runtime.config.nodes.checkpoint_path}: {resumed}"
+            )
         self.runtime.create_publishers()
         self.topic_names = self.runtime.synchronise(names.TRAINER_FRAME_INPUTS, approximate=False)
         pose, keyframe_pose = names.TRAINER_POSE_INPUTS
@@ -81,6 +87,7 @@ class TrainerNode(LifecycleNode):
             threading.Thread(target=self._publish_outputs, args=(kind,), name=f"trainer-{kind}", daemon=True)
             for kind in OUTPUT_KINDS
         ]
+        self._outputs.append(threading.Thread(target=self._checkpoints, name="trainer-checkpoints", daemon=True))
         for thread in self._outputs:
             thread.start()
         return super().on_activate(state)
@@ -129,6 +136,15 @@ class TrainerNode(LifecycleNode):
             except (StereoNerfError, ValueError, RuntimeError) as error:
                 self.get_logger().error(f"{kind} outputs failed: {error}", throttle_duration_sec=5.0)
             self._stop_outputs.wait(self.stage.output_wait_s(time.monotonic_ns(), (kind,)))
+
+    def _checkpoints(self) -> None:
+        """Automatic checkpoints every nodes.checkpoint_period_s while active (a failure is logged, then retried)."""
+        while not self._stop_outputs.is_set():
+            try:
+                self.stage.auto_checkpoint(time.monotonic_ns())
+            except (StereoNerfError, OSError, RuntimeError) as error:
+                self.get_logger().error(f"automatic checkpoint failed: {error}", throttle_duration_sec=30.0)
+            self._stop_outputs.wait(self.stage.checkpoint_wait_s(time.monotonic_ns()))
 
     def _stop_output_thread(self) -> None:
         self._stop_outputs.set()

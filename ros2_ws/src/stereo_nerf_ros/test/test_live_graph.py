@@ -192,6 +192,41 @@ class TestWithTheDefaults:
         assert live.abs_rel == pytest.approx(offline.abs_rel, rel=0.02), (live.abs_rel, offline.abs_rel)
         assert live.abs_rel < 0.012  # the replay's tissue figure on the whole bag is 0.0079
 
+    def test_every_node_reports_its_health_on_diagnostics(self, default_run: GraphSession) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        statuses: dict[str, Any] = {}
+
+        def record(msg: Any) -> None:
+            statuses.update({status.name: status for status in msg.status})
+
+        subscription = default_run.node.create_subscription(DiagnosticArray, "/diagnostics", record, 10)
+        try:
+            deadline = time.monotonic() + 10.0
+            nodes = {"/stereo_frontend", "/depth_prior", "/matcher", "/tracker", "/trainer"}
+            while time.monotonic() < deadline and not nodes <= set(statuses):
+                time.sleep(0.2)
+        finally:
+            default_run.node.destroy_subscription(subscription)
+        assert nodes <= set(statuses), sorted(statuses)
+        for name in nodes:
+            values = {kv.key: kv.value for kv in statuses[name].values}
+            assert {
+                "received",
+                "processed",
+                "dropped",
+                "failed",
+                "queue_depth",
+                "latency_median_ms",
+                "latency_p95_ms",
+                "last_error",
+            } <= set(values), name
+            assert statuses[name].level != b"\x02", (name, statuses[name].message)  # playback over: not stopped
+        frontend = {kv.key: kv.value for kv in statuses["/stereo_frontend"].values}
+        assert int(frontend["processed"]) == FRAMES and float(frontend["latency_median_ms"]) > 0
+        trainer = {kv.key: kv.value for kv in statuses["/trainer"].values}
+        assert int(trainer["keyframes_held"]) >= 1 and int(trainer["steps"]) >= 1 and float(trainer["loss"]) > 0
+
     def test_published_poses_follow_the_ground_truth(self, default_run: GraphSession, truth: list[TruthFrame]) -> None:
         poses = {a.stamp_ns: pose_to_matrix(a.msg.pose) for a in default_run.probe.on("/tracker/pose")}
         ate = pose_score(truth, poses)
