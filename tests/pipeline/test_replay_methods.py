@@ -83,7 +83,10 @@ def test_timeline_cost_and_outputs(replayed: ReplaySummary) -> None:
     metrics, out = replayed.metrics, replayed.out_dir
     assert [point["frames"] for point in metrics["timeline"]] == [6, 12]  # after 6 frames and at the end
     assert metrics["timeline"][-1]["methods"]["nerf"]["inputs"] == 4
+    assert "timing" not in metrics["methods"]["nearest_frame"]  # a baseline without a cost of its own
     for name, entry in metrics["methods"].items():
+        if name == "nearest_frame":
+            continue
         timing = entry["timing"]
         assert timing["seconds"] > 0 and timing["fps"] > 0 and timing["peak_rss_peak_mib"] > 100, name
     assert metrics["resources"]["rss_peak_mib"] > 100

@@ -4,14 +4,12 @@ A thin rclpy shell around :class:`stereo_nerf_core.pipeline.trainer_stage.Traine
 outputs and rates are documented there). Lifecycle transitions are symmetric: ``configure`` creates the
 model (torch and the GPU are touched only then), the lifecycle publishers, the subscriptions and the
 services; ``activate`` starts training on its background thread and the output thread (and enables the
-publishers); ``deactivate`` stops both; ``cleanup`` destroys everything ``configure`` made. ``main()``
-configures and activates at start-up; ``ros2 lifecycle set /trainer deactivate`` (etc.) controls it later.
+publishers); ``deactivate`` stops both; ``cleanup`` destroys what ``configure`` made; ``main()`` does both.
 
-Services (std_srvs/Trigger; the paths are the parameters ``nodes.checkpoint_path`` and
-``nodes.mesh_path``): ``~/save_checkpoint``, ``~/load_checkpoint``, ``~/reset``, ``~/write_mesh`` and
-``~/render`` (publishes the latest frame's rendered depth and colour now, on request).
-Inputs are only cached (the keyframe buffer has its own lock), so the trainer never blocks the
-front-end; it runs at ``nodes.background_niceness``, so it trains on the CPU the front-end leaves.
+Services (std_srvs/Trigger; paths ``nodes.checkpoint_path``, ``nodes.mesh_path``): ``~/save_checkpoint``,
+``~/load_checkpoint``, ``~/reset``, ``~/write_mesh``, ``~/render`` (the latest frame's render, now). It resumes
+from ``nodes.checkpoint_path`` at start, rewrites it every ``nodes.checkpoint_period_s``. Inputs are only cached
+(the keyframe buffer has its own lock): it never blocks the front-end, and trains niced on the CPU left over.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -54,10 +53,8 @@ class TrainerNode(LifecycleNode):
         except (StereoNerfError, RuntimeError) as error:
             self.get_logger().error(f"configure failed: {error}")
             return TransitionCallbackReturn.FAILURE
-        if resumed is not None:
-            (self.get_logger().warning if resumed.startswith("refused") else self.get_logger().info)(
-                f"checkpoint {self.runtime.config.nodes.checkpoint_path}: {resumed}"
-            )
+        if resumed is not None:  # a respawned trainer (or a refused file): worth a warning either way
+            self.get_logger().warning(f"checkpoint: {resumed}")
         self.runtime.create_publishers()
         self.topic_names = self.runtime.synchronise(names.TRAINER_FRAME_INPUTS, approximate=False)
         pose, keyframe_pose = names.TRAINER_POSE_INPUTS
@@ -83,11 +80,12 @@ class TrainerNode(LifecycleNode):
         """Start training and the output thread."""
         self.stage.activate()
         self._stop_outputs.clear()
-        self._outputs = [
-            threading.Thread(target=self._publish_outputs, args=(kind,), name=f"trainer-{kind}", daemon=True)
+        jobs: list[tuple[str, Callable[[int], object], Callable[[int], float]]] = [
+            (f"{kind} outputs", partial(self._publish_due, kind), partial(self.stage.output_wait_s, kinds=(kind,)))
             for kind in OUTPUT_KINDS
         ]
-        self._outputs.append(threading.Thread(target=self._checkpoints, name="trainer-checkpoints", daemon=True))
+        jobs.append(("automatic checkpoint", self.stage.auto_checkpoint, self.stage.checkpoint_wait_s))
+        self._outputs = [threading.Thread(target=self._periodic, args=job, name=job[0], daemon=True) for job in jobs]
         for thread in self._outputs:
             thread.start()
         return super().on_activate(state)
@@ -126,25 +124,18 @@ class TrainerNode(LifecycleNode):
         self.stage.accept_frame(*item, topic_names=self.topic_names)
         return {}
 
-    def _publish_outputs(self, kind: str) -> None:
-        """Outputs of one kind (renders; cloud and mesh) at their rates, until deactivated (a failure is logged,
-        then retried)."""
+    def _periodic(self, name: str, work: Callable[[int], object], wait_s: Callable[[int], float]) -> None:
+        """``work(now_ns)`` whenever ``wait_s`` says, until deactivated (a failure is logged, then retried)."""
         while not self._stop_outputs.is_set():
             try:
-                for outputs in self.stage.outputs_due(time.monotonic_ns(), (kind,)):
-                    self.runtime.publish(outputs)
-            except (StereoNerfError, ValueError, RuntimeError) as error:
-                self.get_logger().error(f"{kind} outputs failed: {error}", throttle_duration_sec=5.0)
-            self._stop_outputs.wait(self.stage.output_wait_s(time.monotonic_ns(), (kind,)))
+                work(time.monotonic_ns())
+            except (StereoNerfError, ValueError, OSError, RuntimeError) as error:
+                self.get_logger().error(f"{name} failed: {error}", throttle_duration_sec=5.0)
+            self._stop_outputs.wait(wait_s(time.monotonic_ns()))
 
-    def _checkpoints(self) -> None:
-        """Automatic checkpoints every nodes.checkpoint_period_s while active (a failure is logged, then retried)."""
-        while not self._stop_outputs.is_set():
-            try:
-                self.stage.auto_checkpoint(time.monotonic_ns())
-            except (StereoNerfError, OSError, RuntimeError) as error:
-                self.get_logger().error(f"automatic checkpoint failed: {error}", throttle_duration_sec=30.0)
-            self._stop_outputs.wait(self.stage.checkpoint_wait_s(time.monotonic_ns()))
+    def _publish_due(self, kind: str, now_ns: int) -> None:
+        for outputs in self.stage.outputs_due(now_ns, (kind,)):
+            self.runtime.publish(outputs)
 
     def _stop_output_thread(self) -> None:
         self._stop_outputs.set()

@@ -88,7 +88,7 @@ def test_simple_defaults() -> None:
         "use_sim_time": "false",
         "bag": "",
         "bag_rate": "1.0",
-        "respawn": "false",
+        "respawn": "true",  # a node that dies comes back (the trainer from its checkpoint)
         "rviz": "false",
         "namespace": "",
     }
