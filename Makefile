@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SAMPLE_BAG := rosbags/sample_endoscope
 CONFIG := config/pipeline.yaml
 
-.PHONY: demo test lint typecheck unit bench live-bench sample-bag clean
+.PHONY: demo test lint typecheck unit bench live-bench live-soak sample-bag clean
 
 $(STAMP): requirements.lock requirements-ros.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 # The live graph (colcon build, launch file, bag player, probe) at 1x, 2x and 4x the bag's rate.
 live-bench: $(STAMP)
 	$(PY) benchmarks/live_graph.py $(SAMPLE_BAG) --config $(CONFIG)
+
+# The live graph for 20 minutes with the trainer killed half-way (memory, delivery, respawn).
+live-soak: $(STAMP)
+	$(PY) benchmarks/live_soak.py $(SAMPLE_BAG) --config $(CONFIG) --minutes 20
 
 # Remakes the committed sample bag (deterministic from the seed).
 sample-bag: $(STAMP)

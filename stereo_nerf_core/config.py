@@ -380,8 +380,10 @@ class NodesConfig:
     idle (Linux; on a GPU cart the front-end leaves most cores idle)."""
     frame_cache: int = 30
     """Recent depth_prior frames the trainer keeps until the tracker says whether each is a keyframe."""
-    path_max_poses: int = 10000
-    """Poses kept in the tracker's nav_msgs/Path; the oldest are dropped beyond it."""
+    path_max_poses: int = 2000
+    """Most poses in the tracker's nav_msgs/Path. It spans the whole trajectory: when it is full, every other
+    pose is dropped (the newest kept), so memory and the cost of each publish stay bounded for hours (rclpy
+    takes about 16 ms per 1000 poses to publish one)."""
     path_rate_hz: float = 1.0
     """Largest rate, in Hz, of the tracker's nav_msgs/Path (by frame stamps; 0: off). The whole path goes out each
     time, so publishing it with every frame would cost more than tracking after a few thousand poses."""
@@ -416,7 +418,7 @@ class NodesConfig:
         _check_range("nodes.background_niceness", self.background_niceness, 0, 19)
         _check_range("nodes.cv_threads", self.cv_threads, 0, 1024)
         _check_range("nodes.frame_cache", self.frame_cache, 1, 10_000)
-        _check_range("nodes.path_max_poses", self.path_max_poses, 1, 10_000_000)
+        _check_range("nodes.path_max_poses", self.path_max_poses, 2, 100_000)
         _check_range("nodes.path_rate_hz", self.path_rate_hz, 0.0, 1000.0)
         _check_range("nodes.render_rate_hz", self.render_rate_hz, 0.0, 1000.0)
         _check_range("nodes.render_downscale", self.render_downscale, 1, 64)

@@ -27,3 +27,12 @@ def cdr_header(data: bytes | bytearray | memoryview) -> tuple[int, str]:
         raise MessageError(f"CDR header frame_id of {length} bytes does not fit a {len(data)}-byte message")
     frame_id = bytes(data[16 : end - 1]).decode("utf-8", errors="replace")  # drop the terminating NUL
     return sec * 1_000_000_000 + nanosec, frame_id
+
+
+def with_stamp(data: bytes | bytearray | memoryview, stamp_ns: int) -> bytes:
+    """A copy of a serialised message that starts with a std_msgs/Header, its stamp set to ``stamp_ns``."""
+    cdr_header(data)  # checks that it is one
+    order = _ENCAPSULATION[bytes(data[:2])]
+    copy = bytearray(data)
+    struct.pack_into(f"{order}iI", copy, 4, stamp_ns // 1_000_000_000, stamp_ns % 1_000_000_000)
+    return bytes(copy)

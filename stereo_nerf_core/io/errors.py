@@ -8,7 +8,34 @@ class BagError(StereoNerfError):
 
 
 class MessageError(StereoNerfError, ValueError):
-    """A message cannot be converted: unknown encoding, size mismatch, missing calibration."""
+    """A message cannot be converted: unknown encoding, size mismatch, missing calibration.
+
+    ``cause`` (per class) and ``topic`` (per message, when known) let a live node count and log it per cause.
+    """
+
+    cause = "bad message"
+
+    def __init__(self, message: str, *, topic: str | None = None) -> None:
+        super().__init__(message)
+        self.topic = topic
+
+
+class EncodingError(MessageError):
+    """An image encoding the pipeline does not read."""
+
+    cause = "unknown encoding"
+
+
+class CameraInfoError(MessageError):
+    """A camera_info that describes no camera: K or P zero or not finite, an unknown distortion model."""
+
+    cause = "invalid camera_info"
+
+
+class ImageSizeError(MessageError):
+    """An image whose size differs from its camera_info (or from its partner image)."""
+
+    cause = "image size differs from camera_info"
 
 
 class CalibrationFileError(StereoNerfError, ValueError):

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from stereo_nerf_core.geometry.camera import PinholeCamera, RectifiedView
 from stereo_nerf_core.geometry.errors import GeometryError
 from stereo_nerf_core.geometry.transforms import make_se3, matrix_to_quaternion, quaternion_to_matrix
-from stereo_nerf_core.io.errors import MessageError
+from stereo_nerf_core.io.errors import CameraInfoError, EncodingError, ImageSizeError, MessageError
 
 # encoding -> (numpy dtype, channels)
 IMAGE_ENCODINGS: dict[str, tuple[str, int]] = {
@@ -111,7 +111,9 @@ def image_to_array(msg: Any, *, topic: str | None = None) -> NDArray[Any]:
     prefix = f"{topic}: " if topic else ""
     encoding = str(msg.encoding)
     if encoding not in IMAGE_ENCODINGS:
-        raise MessageError(f"{prefix}unsupported image encoding {encoding!r}; supported: {sorted(IMAGE_ENCODINGS)}")
+        raise EncodingError(
+            f"{prefix}unsupported image encoding {encoding!r}; supported: {sorted(IMAGE_ENCODINGS)}", topic=topic
+        )
     dtype_name, channels = IMAGE_ENCODINGS[encoding]
     dtype = np.dtype(dtype_name).newbyteorder(">" if msg.is_bigendian else "<")
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
@@ -136,7 +138,7 @@ def image_to_rgb(msg: Any, *, topic: str | None = None) -> NDArray[np.uint8]:
     encoding = str(msg.encoding)
     if pixels.dtype != np.uint8:
         prefix = f"{topic}: " if topic else ""
-        raise MessageError(f"{prefix}expected an 8-bit colour image, got encoding {encoding!r}")
+        raise EncodingError(f"{prefix}expected an 8-bit colour image, got encoding {encoding!r}", topic=topic)
     if pixels.ndim == 2:
         return np.repeat(pixels[:, :, None], 3, axis=2)
     if encoding.startswith("bgr"):
@@ -191,16 +193,36 @@ def array_to_image(
 def camera_info_to_view(msg: Any, *, topic: str = "camera_info") -> RectifiedView:
     """The camera model a sensor_msgs/CameraInfo describes; ``topic`` names it in errors."""
     K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+    P = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)
     if not np.any(K):
-        raise MessageError(f"{topic}: camera is uncalibrated (K is all zeros)")
+        raise CameraInfoError(f"{topic}: camera is uncalibrated (K is all zeros)", topic=topic)
+    for name, matrix in (("K", K), ("P", P)):
+        if not np.all(np.isfinite(matrix)):
+            raise CameraInfoError(f"{topic}: {name} holds NaN or infinite values: {matrix.tolist()}", topic=topic)
+        if not (matrix[0, 0] > 0 and matrix[1, 1] > 0 and matrix[2, 2] != 0):
+            raise CameraInfoError(
+                f"{topic}: {name} has no focal length (fx={matrix[0, 0]}, fy={matrix[1, 1]}, "
+                f"[2, 2]={matrix[2, 2]}); expected fx, fy > 0 and [2, 2] = 1",
+                topic=topic,
+            )
     model = str(msg.distortion_model)
     if model not in ("plumb_bob", "rational_polynomial", ""):
-        raise MessageError(f"{topic}: unsupported distortion model {model!r} (plumb_bob or rational_polynomial)")
+        raise CameraInfoError(
+            f"{topic}: unsupported distortion model {model!r} (plumb_bob or rational_polynomial)", topic=topic
+        )
     try:
         camera = PinholeCamera(int(msg.width), int(msg.height), K, np.asarray(msg.d, dtype=np.float64))
-        return RectifiedView(camera, np.asarray(msg.r).reshape(3, 3), np.asarray(msg.p).reshape(3, 4))
+        return RectifiedView(camera, np.asarray(msg.r).reshape(3, 3), P)
     except GeometryError as error:
-        raise MessageError(f"{topic}: {error}") from error
+        raise CameraInfoError(f"{topic}: {error}", topic=topic) from error
+
+
+def check_image_size(rgb: NDArray[np.uint8], size: tuple[int, int], topic: str, info_topic: str) -> None:
+    """ImageSizeError naming both topics when an (H, W, 3) image is not ``size`` = (width, height)."""
+    if rgb.shape[1::-1] != tuple(size):
+        raise ImageSizeError(
+            f"{topic}: image is {rgb.shape[1]}x{rgb.shape[0]} but {info_topic} says {size[0]}x{size[1]}", topic=topic
+        )
 
 
 def view_to_camera_info(classes: MessageClasses, view: RectifiedView, *, stamp_ns: int, frame_id: str) -> Any:

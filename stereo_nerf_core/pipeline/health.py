@@ -1,7 +1,8 @@
 """A node's health, judged once a second from its counters: what ``/diagnostics`` carries.
 
 Levels follow diagnostic_msgs/DiagnosticStatus: OK (0); WARN (1) when input sets were dropped or failed
-since the last report, or the input queue is more than half full (it lags); ERROR (2) when sets are waiting
+since the last report, bad input was seen (a fault of :mod:`.input_watch`), an input of a set is silent, or the
+input queue is more than half full (it lags); ERROR (2) when sets are waiting
 or keep arriving but none has been processed for ``stall_s`` seconds (it stopped processing).
 """
 
@@ -28,6 +29,10 @@ class NodeCounters:
     work_s: Sequence[float]
     """Seconds each of the latest processed sets took."""
     last_error: str | None = None
+    faults: int = 0
+    """Bad inputs seen so far, every cause (backward stamps, bursts, silent partners, failed conversions)."""
+    silent: tuple[str, ...] = ()
+    """Inputs of a synchronised set that are silent while their partners arrive."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,10 @@ class HealthMonitor:
             level, message = WARN, f"{new_failures} input sets failed in the last report period: {counters.last_error}"
         elif new_drops > 0:
             level, message = WARN, f"dropping: {new_drops} input sets dropped in the last report period"
+        elif counters.silent:
+            level, message = WARN, f"waiting: {', '.join(counters.silent)} silent while the other inputs arrive"
+        elif counters.faults > before.faults:
+            level, message = WARN, f"bad input: {counters.faults - before.faults} faults in the last report period"
         elif counters.queue_depth * 2 > counters.queue_capacity:
             level, message = WARN, f"lagging: {counters.queue_depth} of {counters.queue_capacity} queue slots used"
         else:

@@ -27,6 +27,7 @@ from stereo_nerf_core.io.messages import (
     MessageClasses,
     array_to_image,
     camera_info_to_view,
+    check_image_size,
     image_to_rgb,
     stamp_ns,
     view_to_camera_info,
@@ -159,16 +160,12 @@ class StereoFrontendStage:
     def process(self, messages: StereoMessages, topic_names: tuple[str, ...] = names.RAW_INPUTS) -> dict:
         """Outputs of one set; raises MessageError or FrontendError naming the topic or the problem."""
         converted = convert_stereo_messages(messages, topic_names)
-        if converted.left_rgb.shape != converted.right_rgb.shape:
-            raise FrontendError(
-                f"{topic_names[0]} is {converted.left_rgb.shape} but {topic_names[1]} is {converted.right_rgb.shape}"
-            )
+        for rgb, view, topic, info_topic in (
+            (converted.left_rgb, converted.left_view, topic_names[0], topic_names[2]),
+            (converted.right_rgb, converted.right_view, topic_names[1], topic_names[3]),
+        ):
+            check_image_size(rgb, view.camera.size, topic, info_topic)
         calibration = self.calibrations.get(converted.left_view, converted.right_view)
-        if converted.left_rgb.shape[1::-1] != calibration.size:
-            raise FrontendError(
-                f"{topic_names[0]}: images are {converted.left_rgb.shape[1]}x{converted.left_rgb.shape[0]} but "
-                f"{topic_names[2]} says {calibration.size[0]}x{calibration.size[1]}"
-            )
         left, right = calibration.rectify(converted.left_rgb, converted.right_rgb)
         stamp, classes = converted.stamp_ns, self.classes
         left_view, right_view = rectified_views(calibration)
@@ -235,11 +232,7 @@ def rectified_pair(
     left = image_to_rgb(left_image, topic=topic_names[0])
     right = image_to_rgb(right_image, topic=topic_names[1])
     for rgb, topic in ((left, topic_names[0]), (right, topic_names[1])):
-        if rgb.shape[1::-1] != calibration.size:
-            raise FrontendError(
-                f"{topic}: image is {rgb.shape[1]}x{rgb.shape[0]} but {topic_names[2]} says "
-                f"{calibration.size[0]}x{calibration.size[1]}"
-            )
+        check_image_size(rgb, calibration.size, topic, topic_names[2])
     return left, right
 
 

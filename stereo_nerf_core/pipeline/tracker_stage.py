@@ -22,7 +22,6 @@ its rectification rotation come from the latest raw left camera_info.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from typing import Any
 
 import numpy as np
@@ -63,6 +62,31 @@ def prior_from_images(depth: NDArray[np.float32], confidence: NDArray[np.float32
     return DepthPrior(disparity, metres, np.where(valid, confidence, 0).astype(np.float32))
 
 
+class ThinnedPath:
+    """The whole trajectory in at most ``limit`` poses: every ``stride``-th pose and the newest; when it is full,
+    every other kept pose is dropped and the stride doubles (evenly spaced over the run, bounded for hours)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(limit, 2)
+        self.stride = 1
+        self.count = 0
+        self.kept: list[Any] = []
+        self.newest: Any = None
+
+    def append(self, pose: Any) -> None:
+        """Add the pose of the next tracked frame."""
+        if self.count % self.stride == 0:
+            self.kept.append(pose)
+            if len(self.kept) >= self.limit:
+                self.kept, self.stride = self.kept[::2], 2 * self.stride
+        self.count += 1
+        self.newest = pose
+
+    def poses(self) -> list[Any]:
+        """The kept poses, oldest first, ending with the newest."""
+        return self.kept if not self.kept or self.kept[-1] is self.newest else [*self.kept, self.newest]
+
+
 class TrackerStage:
     """tracker (see the module docstring): one worker calls :meth:`track` and :meth:`finish` in frame order;
     priors may arrive on another thread (:meth:`accept_prior`)."""
@@ -82,8 +106,8 @@ class TrackerStage:
         self.calibrations = RectifiedCalibrations()
         self.pose_timeout_s = config.tracking.tf_timeout_s
         """How long :meth:`process` waits for a robot pose still to come (0 where nothing can arrive meanwhile)."""
-        self.path: deque[Any] = deque(maxlen=config.nodes.path_max_poses)
-        """The PoseStamped of every tracked frame (newest ``nodes.path_max_poses``), built once each."""
+        self.path = ThinnedPath(config.nodes.path_max_poses)
+        """PoseStamped of the tracked frames over the whole run, at most ``nodes.path_max_poses``, built once."""
         self.path_gate = RateGate(config.nodes.path_rate_hz, name="nodes.path_rate_hz")
         self.tracked = 0
         self.lost = 0
@@ -220,7 +244,7 @@ class TrackerStage:
             outputs[names.KEYFRAME_POSE] = pose
         outputs[names.POSE] = pose
         if self.path_gate.due(stamp):
-            outputs[names.PATH] = classes.Path(header=classes.header(stamp, world), poses=list(self.path))
+            outputs[names.PATH] = classes.Path(header=classes.header(stamp, world), poses=self.path.poses())
         if self.source == "odometry" and classes.TFMessage is not None:
             T_world_raw = T_world_rect @ invert_se3(self.T_raw_rect)
             outputs[topics.TF] = make_tf(classes, [StampedTransform(stamp, world, self.raw_frame_id, T_world_raw)])

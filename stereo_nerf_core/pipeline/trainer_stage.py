@@ -379,8 +379,8 @@ class TrainerStage:
         return 1.0 if wait is None else max(wait * 1e-9, 0.05)
 
     def health_values(self, now_ns: int) -> dict[str, str]:
-        """The trainer's own /diagnostics values: keyframes held, steps per second since the last call, latest
-        loss, and the age of the last checkpoint (written or resumed from) in seconds."""
+        """The trainer's own /diagnostics values: keyframes held and the newest one's stamp, steps per second
+        since the last call, latest loss, and the age of the last checkpoint (written or resumed from) in s."""
         trainer = self.trainer
         steps = 0 if trainer is None else trainer.step_count
         previous = self._health_steps
@@ -388,8 +388,10 @@ class TrainerStage:
         rate = (steps - previous[1]) / max((now_ns - previous[0]) * 1e-9, 1e-9) if previous is not None else 0.0
         stats = None if trainer is None else trainer.last_stats
         age = "" if self.checkpoint_time_ns is None else f"{(now_ns - self.checkpoint_time_ns) * 1e-9:.0f}"
+        held = () if trainer is None else trainer.buffer.snapshot()
         return {
-            "keyframes_held": str(0 if trainer is None else len(trainer.buffer)),
+            "keyframes_held": str(len(held)),
+            "newest_keyframe_stamp_ns": str(max(k.stamp_ns for k in held)) if held else "",
             "steps": str(steps),
             "steps_per_second": f"{rate:.2f}",
             "loss": "" if stats is None else f"{stats.loss:.5f}",

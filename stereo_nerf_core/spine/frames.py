@@ -27,6 +27,7 @@ from stereo_nerf_core.io.bag import BagMessage
 from stereo_nerf_core.io.errors import MessageError
 from stereo_nerf_core.io.messages import (
     camera_info_to_view,
+    check_image_size,
     image_to_array,
     image_to_rgb,
     pose_to_matrix,
@@ -177,11 +178,7 @@ class FrameAssembler:
             self.report.skip(f"no camera_info yet on {info_topic}", f"{topic} @ {stamp}: no {info_topic} received yet")
             return
         rgb = image_to_rgb_named(msg, topic)
-        if rgb.shape[1::-1] != view.camera.size:
-            raise MessageError(
-                f"{topic}: image is {rgb.shape[1]}x{rgb.shape[0]} but {info_topic} says "
-                f"{view.camera.width}x{view.camera.height}"
-            )
+        check_image_size(rgb, view.camera.size, topic, info_topic)
         side: Side = "left" if topic == topics.LEFT_IMAGE else "right"
         pair = self.sync.push(side, stamp, CameraImage(stamp, rgb, view))
         if pair is not None:

@@ -19,22 +19,23 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import open3d as o3d
 import torch
 from numpy.typing import NDArray
 from skimage.measure import marching_cubes
 
-from stereo_nerf_core.fusion.tsdf import MeshRaycaster
 from stereo_nerf_core.geometry.depth_maps import backproject
 from stereo_nerf_core.models.base import Model
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.poses import pose_error
 from stereo_nerf_core.training.trainer import RenderedView, Trainer
+
+if TYPE_CHECKING:
+    import open3d as o3d
 
 Float = NDArray[np.float64]
 
@@ -95,6 +96,7 @@ def cloud_from_sdf(trainer: Trainer, *, resolution: int = 128) -> o3d.geometry.P
 
 def extract_mesh(trainer: Trainer, *, resolution: int = 128, level: float | None = None) -> o3d.geometry.TriangleMesh:
     """Marching-cubes mesh of the field over the scene box, with vertex colours (module docstring)."""
+    import open3d as o3d  # here, not at import: 3.6 s (open3d.ml pulls in sklearn and pandas)
     model, (low, high) = _model(trainer)
     if resolution < 8:
         raise TrainingError(f"mesh resolution must be >= 8 cells, got {resolution}")
@@ -122,10 +124,13 @@ def seen_by_keyframes(mesh: o3d.geometry.TriangleMesh, trainer: Trainer) -> o3d.
     Marching cubes over the whole scene box also meshes what no camera constrains (behind the
     tissue, the box's margins); this keeps the observed surface, as the TSDF fusion does.
     """
+    import open3d as o3d  # here, not at import: 3.6 s (open3d.ml pulls in sklearn and pandas)
     keyframes = trainer.buffer.snapshot()
     if not keyframes or len(mesh.triangles) == 0:
         return mesh
     poses = trainer.refined_poses()
+    from stereo_nerf_core.fusion.tsdf import MeshRaycaster  # open3d: see above
+
     raycaster = MeshRaycaster(mesh)
     seen = np.zeros(len(mesh.triangles), bool)
     for keyframe in keyframes:
@@ -160,6 +165,7 @@ def field_colours(trainer: Trainer, points: Float) -> Float:
 
 def write_mesh(mesh: o3d.geometry.TriangleMesh, path: Path | str) -> Path:
     """Binary PLY of a mesh (vertex colours and normals included)."""
+    import open3d as o3d  # here, not at import: 3.6 s (open3d.ml pulls in sklearn and pandas)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not o3d.io.write_triangle_mesh(str(target), mesh, write_ascii=False):
@@ -169,6 +175,7 @@ def write_mesh(mesh: o3d.geometry.TriangleMesh, path: Path | str) -> Path:
 
 def write_cloud(cloud: o3d.geometry.PointCloud, path: Path | str) -> Path:
     """Binary PLY of a point cloud."""
+    import open3d as o3d  # here, not at import: 3.6 s (open3d.ml pulls in sklearn and pandas)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not o3d.io.write_point_cloud(str(target), cloud, write_ascii=False):
@@ -228,6 +235,7 @@ def _evaluate(trainer: Trainer, model: Model, points: Float) -> NDArray[np.float
 
 
 def _cloud(points: Float, colours: Float | None) -> o3d.geometry.PointCloud:
+    import open3d as o3d  # here, not at import: 3.6 s (open3d.ml pulls in sklearn and pandas)
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     if colours is not None and len(colours) == len(points):
         cloud.colors = o3d.utility.Vector3dVector(colours)

@@ -6,7 +6,8 @@ import pytest
 from stereo_nerf_core.geometry import make_se3, rotation_about_axis
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.io.bag import ROSBAGS_CLASSES, TYPESTORE
-from stereo_nerf_core.io.errors import MessageError
+from stereo_nerf_core.io.cdr import cdr_header, with_stamp
+from stereo_nerf_core.io.errors import CameraInfoError, EncodingError, MessageError
 from stereo_nerf_core.io.messages import (
     array_to_image,
     camera_info_to_view,
@@ -93,6 +94,39 @@ def test_uncalibrated_camera_info_names_the_topic(small_rig: StereoCalibration) 
         camera_info_to_view(msg, topic="/stereo/left/camera_info")
 
 
+@pytest.mark.parametrize(
+    ("field", "index", "value", "expected"),
+    [
+        ("k", 0, float("nan"), r"K holds NaN or infinite values"),
+        ("p", 5, float("nan"), r"P holds NaN or infinite values"),
+        ("p", 0, 0.0, r"P has no focal length \(fx=0.0"),
+        ("k", 4, -1.0, r"K has no focal length"),
+    ],
+)
+def test_camera_info_with_zeros_or_nan_is_refused_by_cause_and_topic(
+    small_rig: StereoCalibration, field: str, index: int, value: float, expected: str
+) -> None:
+    msg = view_to_camera_info(ROSBAGS_CLASSES, small_rig.left, stamp_ns=0, frame_id="cam")
+    values = np.array(getattr(msg, field), dtype=np.float64)
+    values[index] = value
+    setattr(msg, field, values)
+    with pytest.raises(CameraInfoError, match=f"/cam/info: {expected}") as raised:
+        camera_info_to_view(msg, topic="/cam/info")
+    assert raised.value.topic == "/cam/info" and raised.value.cause == "invalid camera_info"
+    msg.p = np.zeros(12)
+    msg.k = np.asarray(view_to_camera_info(ROSBAGS_CLASSES, small_rig.left, stamp_ns=0, frame_id="c").k)
+    with pytest.raises(CameraInfoError, match="P has no focal length"):
+        camera_info_to_view(msg, topic="/cam/info")
+
+
+def test_an_unknown_encoding_is_an_encoding_error_naming_the_topic() -> None:
+    msg = array_to_image(ROSBAGS_CLASSES, np.zeros((4, 4), np.uint8), encoding="mono8", stamp_ns=0, frame_id="c")
+    msg.encoding = "yuv422_weird"
+    with pytest.raises(EncodingError, match="/cam/image: unsupported image encoding") as raised:
+        image_to_array(msg, topic="/cam/image")
+    assert (raised.value.topic, raised.value.cause) == ("/cam/image", "unknown encoding")
+
+
 def test_pose_and_tf_round_trip() -> None:
     T = make_se3(rotation_about_axis([0.2, 1, -0.3], 0.4), [0.01, 0.02, -0.03])
     pose = _through_cdr(matrix_to_pose_stamped(ROSBAGS_CLASSES, T, stamp_ns=STAMP, frame_id="world"))
@@ -101,3 +135,16 @@ def test_pose_and_tf_round_trip() -> None:
     (stamped,) = tf.transforms
     assert (stamped.header.frame_id, stamped.child_frame_id) == ("world", "cam")
     np.testing.assert_allclose(transform_to_matrix(stamped.transform), T, atol=1e-12)
+
+
+def test_with_stamp_rewrites_only_the_header_stamp(small_rig: StereoCalibration) -> None:
+    msg = view_to_camera_info(ROSBAGS_CLASSES, small_rig.left, stamp_ns=STAMP, frame_id="cam")
+    kind = msg.__msgtype__
+    data = bytes(TYPESTORE.serialize_cdr(msg, kind))
+    moved = with_stamp(data, 3_000_000_007)
+    assert cdr_header(moved) == (3_000_000_007, "cam") and len(moved) == len(data)
+    back: Any = TYPESTORE.deserialize_cdr(moved, kind)
+    np.testing.assert_array_equal(back.p, msg.p)
+    assert with_stamp(moved, STAMP) == data
+    with pytest.raises(MessageError, match="not a CDR message"):
+        with_stamp(b"\x05\x05" + data[2:], 1)

@@ -212,6 +212,7 @@ def test_trainer_checkpoints_itself_resumes_after_a_kill_and_sets_a_corrupt_file
     assert stage.checkpoint_time_ns is not None
     first = stage.health_values(stage.checkpoint_time_ns + 2_000_000_000)
     assert first["keyframes_held"] == "1" and first["steps"] == "3" and first["checkpoint_age_s"] == "2"
+    assert first["newest_keyframe_stamp_ns"] == "5"  # the one keyframe, stamped 5 ns
     assert float(first["loss"]) > 0 and first["steps_per_second"] == "0.00"  # no rate before a second report
     stage.trainer.train(max_steps=2)
     later = stage.health_values(stage.checkpoint_time_ns + 4_000_000_000)

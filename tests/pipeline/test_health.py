@@ -30,3 +30,15 @@ def test_an_idle_node_is_ok() -> None:
     monitor = HealthMonitor(stall_s=1.0)
     for second in range(5):
         assert monitor.report(counters(0, 0), float(second)).level == OK  # nothing arrives, nothing waits
+
+
+def test_bad_input_and_a_silent_input_warn() -> None:
+    monitor = HealthMonitor(stall_s=3.0)
+    base = counters(10, 10)
+    assert monitor.report(base, 0.0).level == OK
+    faulted = NodeCounters(11, 11, 0, 0, 0, 4, [0.01], None, faults=2)
+    assert monitor.report(faulted, 1.0).level == WARN  # two faults since the last report
+    assert monitor.report(faulted, 2.0).level == OK  # none new
+    silent = NodeCounters(11, 11, 0, 0, 0, 4, [0.01], None, faults=3, silent=("/right",))
+    report = monitor.report(silent, 3.0)
+    assert report.level == WARN and report.message == "waiting: /right silent while the other inputs arrive"

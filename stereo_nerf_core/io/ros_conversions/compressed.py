@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from stereo_nerf_core.io.errors import MessageError
+from stereo_nerf_core.io.errors import EncodingError, MessageError
 from stereo_nerf_core.io.messages import MessageClasses, image_to_rgb
 
 CODECS = ("jpeg", "png")
@@ -71,9 +71,10 @@ def compressed_codec(msg: Any, *, topic: str | None = None) -> str:
         return "png"
     if data.startswith(JPEG_SIGNATURE):
         return "jpeg"
-    raise MessageError(
+    raise EncodingError(
         f"{_name(topic)}compressed image (format {str(msg.format)!r}) is neither jpeg nor png "
-        f"(first bytes {data.hex()})"
+        f"(first bytes {data.hex()})",
+        topic=topic,
     )
 
 
@@ -83,7 +84,9 @@ def compressed_to_array(msg: Any, *, topic: str | None = None) -> NDArray[Any]:
     data = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data, np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise MessageError(f"{_name(topic)}compressed image (format {str(msg.format)!r}) cannot be decoded")
+        raise MessageError(
+            f"{_name(topic)}compressed image (format {str(msg.format)!r}) cannot be decoded", topic=topic
+        )
     if image.ndim == 3 and image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
     if image.ndim == 3:
@@ -95,7 +98,9 @@ def compressed_to_rgb(msg: Any, *, topic: str | None = None) -> NDArray[np.uint8
     """A compressed colour or mono8 image as RGB uint8 (H, W, 3)."""
     pixels = compressed_to_array(msg, topic=topic)
     if pixels.dtype != np.uint8:
-        raise MessageError(f"{_name(topic)}expected an 8-bit image, the compressed data holds {pixels.dtype}")
+        raise EncodingError(
+            f"{_name(topic)}expected an 8-bit image, the compressed data holds {pixels.dtype}", topic=topic
+        )
     return pixels if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2)
 
 

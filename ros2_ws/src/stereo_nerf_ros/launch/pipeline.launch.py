@@ -43,6 +43,11 @@ DRIVER_ARGUMENTS = dict(
 IMAGE_INPUTS = RAW_INPUTS[:2]
 
 
+BACKGROUND_PREFIX = "nice -n 10"
+"""Background nodes (matcher, trainer) start niced: a respawned trainer's start-up (interpreter, imports) must not
+take the front-end's CPU before its runtime applies ``nodes.background_niceness`` and SCHED_IDLE."""
+
+
 def generate_launch_description() -> LaunchDescription:
     """The pipeline's launch description."""
     share = get_package_share_directory(PACKAGE)
@@ -104,6 +109,8 @@ def generate_launch_description() -> LaunchDescription:
                 emulate_tty=True,
                 respawn=LaunchConfiguration("respawn"),
                 respawn_delay=1.0,
+                prefix=BACKGROUND_PREFIX if spec.background else None,
+                exec_name=spec.executable,
             )
         )
     bag_player = Node(

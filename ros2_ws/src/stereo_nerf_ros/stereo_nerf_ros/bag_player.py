@@ -30,7 +30,7 @@ from typing import Any
 from stereo_nerf_core.errors import StereoNerfError
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import RawBagMessage, bag_topics, read_raw_messages
-from stereo_nerf_core.io.cdr import cdr_header
+from stereo_nerf_core.io.cdr import cdr_header, with_stamp
 from stereo_nerf_core.io.errors import BagError
 from stereo_nerf_ros.node_specs import message_class
 
@@ -102,8 +102,12 @@ class BagPlayer:
             time.sleep(0.05)
         return True
 
-    def play(self, stop: threading.Event | None = None) -> int:
-        """Publish the bag once at its pace; returns the number of messages sent (stops early on ``stop``)."""
+    def play(self, stop: threading.Event | None = None, *, offset_ns: int = 0) -> int:
+        """Publish the bag once at its pace; returns the number of messages sent (stops early on ``stop``).
+
+        ``offset_ns`` moves every header stamp (a bag looped with increasing stamps); headerless messages
+        (/tf) keep theirs.
+        """
         start: float | None = None
         first_ns = 0
         for message in frames_slice(read_raw_messages(self.bag), self.max_frames):
@@ -118,20 +122,24 @@ class BagPlayer:
                     time.sleep(delay)
                 elif stop.wait(delay):
                     break
-            self._publish(message)
+            self._publish(message, offset_ns)
         return self.sent
 
-    def _publish(self, message: RawBagMessage) -> None:
+    def _publish(self, message: RawBagMessage, offset_ns: int = 0) -> None:
         publisher = self._publishers.get(message.topic)
         if publisher is None:
             return
         if self._clock is not None:
-            self._clock.publish(self._clock.msg_type(clock=_time(message.log_time_ns)))
+            self._clock.publish(self._clock.msg_type(clock=_time(message.log_time_ns + offset_ns)))
+        has_header = hasattr(self._classes[message.topic], "header")
+        data = bytes(message.data)
+        stamp = cdr_header(data)[0] + offset_ns if has_header else None
+        if offset_ns and stamp is not None:
+            data = with_stamp(data, stamp)
         sent_s = time.monotonic()
-        publisher.publish(bytes(message.data))
+        publisher.publish(data)
         self.sent += 1
         if self.on_publish is not None:
-            stamp = cdr_header(message.data)[0] if hasattr(self._classes[message.topic], "header") else None
             self.on_publish(PublishedMessage(message.topic, stamp, sent_s))
 
     def _advertise(self, topic: str, msgtype: str) -> None:

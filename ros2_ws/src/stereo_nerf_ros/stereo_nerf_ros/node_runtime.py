@@ -4,8 +4,9 @@ A node owns one :class:`NodeRuntime`: it declares and reads the node's parameter
 publishers of its :class:`~stereo_nerf_ros.node_specs.NodeSpec` (lifecycle publishers in a lifecycle node),
 synchronises inputs with message_filters and parks each complete set in a drop-oldest queue
 (``nodes.queue_size``). A worker thread sleeps until a set arrives, calls the stage and publishes what it
-returns: nothing polls, so an idle node uses no CPU. Sets that cannot be processed are logged with the
-reason (naming the topic) and skipped; the node keeps running.
+returns: nothing polls, so an idle node uses no CPU. Bad input (sets that cannot be processed, stamps that
+jump back, a silent partner, a burst) is logged once per cause naming the topic, counted and survived: see
+:mod:`stereo_nerf_ros.input_guard`.
 
 QoS: the driver's topics (the raw pair) with ``qos_profile_sensor_data``; the graph's own topics reliable
 (outputs keep ``OUTPUT_QUEUE_DEPTH``, inputs ``sync.queue_size``), so a set is never lost between nodes;
@@ -13,8 +14,9 @@ QoS: the driver's topics (the raw pair) with ``qos_profile_sensor_data``; the gr
 
 Background nodes (the matcher and the trainer) lower every thread's priority at start-up
 (``nodes.background_niceness`` and, with ``nodes.background_idle``, the SCHED_IDLE policy), so the
-front-end always gets the CPU first. OpenCV runs ``nodes.cv_threads`` threads per node (depth_prior:
-``depth_prior.threads``): one process per node is already parallel, and OpenCV's idle workers spin.
+front-end always gets the CPU first. OpenCV runs
+``nodes.cv_threads`` threads per node (depth_prior: ``depth_prior.threads``): one process per node is already
+parallel, and OpenCV's idle workers spin.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ from stereo_nerf_core.errors import ConfigError, StereoNerfError
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.pipeline.backpressure import DropOldestQueue
 from stereo_nerf_core.pipeline.health import HealthMonitor, NodeCounters
+from stereo_nerf_core.pipeline.input_watch import SLOWER_THAN_INPUT
 from stereo_nerf_core.pipeline.node_topics import COMPRESSED_SUFFIX, RAW_INPUTS, raw_inputs
+from stereo_nerf_ros.input_guard import InputGuard
 from stereo_nerf_ros.node_specs import COMPRESSED_IMAGE, TF, NodeSpec, message_class
 from stereo_nerf_ros.parameters import declare_pipeline_parameters, read_pipeline_config, updated_config
 from stereo_nerf_ros.ros_messages import rclpy_message_classes, tf_unavailable
@@ -59,6 +63,9 @@ WAKE_S = 0.5
 DIAGNOSTICS_TOPIC = "/diagnostics"
 """Where every node reports its health at 1 Hz (absolute: the ROS convention, one topic per graph)."""
 STALL_S = 5.0
+BACKGROUND_STALL_S = 30.0
+"""The same for a background node (matcher, trainer): it gets only the CPU the front-end leaves, and a set can
+take the matcher several seconds while the front-end is busy (a burst)."""
 """A node with input waiting and nothing processed for this long reports ERROR."""
 
 
@@ -102,10 +109,14 @@ class NodeRuntime:
         self.queue: DropOldestQueue[tuple[Any, ...]] = DropOldestQueue(
             getattr(self.config.nodes, spec.queue_parameter), name=f"{spec.name} input queue"
         )
+        self.guard = InputGuard(
+            node.get_logger(), name=spec.name, slop_s=self.config.sync.slop_s, queue_capacity=self.queue.capacity
+        )
+        """Bad input by cause and topic: logged once per cause (then throttled), counted in /diagnostics."""
         self.processed = 0
         self.failed = 0
         self.last_error: str | None = None
-        self.health = HealthMonitor(stall_s=STALL_S)
+        self.health = HealthMonitor(stall_s=BACKGROUND_STALL_S if spec.background else STALL_S)
         self.diagnostics_extra: Callable[[], dict[str, str]] | None = None
         """Node-specific values for /diagnostics (the trainer's keyframes, steps per second, loss, checkpoint age)."""
         self.work_s: deque[float] = deque(maxlen=1000)
@@ -121,22 +132,30 @@ class NodeRuntime:
 
         self._diagnostics = node.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self._diagnostics_timer = node.create_timer(1.0, self.publish_diagnostics)
-        if spec.background:
-            self._lower_priority(self.config.nodes.background_niceness)
+        if spec.background:  # before a respawned trainer's start-up (imports, model, checkpoint): at niceness 10
+            # only, it delayed the tracker by 0.4 s and cost it sets; the front-end comes first
+            self._lower_priority(self.config.nodes.background_niceness, idle=True)
 
-    def _lower_priority(self, niceness: int) -> None:
+    def settle_in_background(self) -> None:
+        """Lower the priority of the threads started since (training, outputs) again: torch's pools may start
+        threads of their own outside the ones that inherit it."""
+        if self.spec.background:
+            self._lower_priority(self.config.nodes.background_niceness, idle=True)
+
+    def _lower_priority(self, niceness: int, *, idle: bool) -> None:
         """Renice every thread of the process (Linux nices threads one by one; new threads inherit it)."""
         tasks = Path("/proc/self/task")
         threads = [int(tid) for tid in os.listdir(tasks)] if tasks.is_dir() else [0]
+        idle = idle and self.config.nodes.background_idle
         for tid in threads:
             try:
                 if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
                     os.setpriority(os.PRIO_PROCESS, tid, niceness)
-                if self.config.nodes.background_idle:
+                if idle:
                     os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
             except (ProcessLookupError, PermissionError):  # a thread that ended meanwhile; raising needs no rights
                 continue
-        policy = "SCHED_IDLE, " if self.config.nodes.background_idle else ""
+        policy = "SCHED_IDLE, " if idle else ""
         self.node.get_logger().info(
             f"running at {policy}niceness {os.getpriority(os.PRIO_PROCESS, 0)} ({len(threads)} threads): "
             "the front-end gets the CPU first"
@@ -183,24 +202,32 @@ class NodeRuntime:
         """Subscribe to ``names`` and park complete sets for the worker (or hand them to ``on_set`` on the
         executor's thread, which must be quick); returns the resolved topic names."""
         subscribed = self.input_topics(names)
+        resolved = tuple(self.node.resolve_topic_name(topic) for topic in subscribed)
         size = self.config.sync.queue_size
+        watch = self.guard.watch(resolved, driver=any(n.removesuffix(COMPRESSED_SUFFIX) in RAW_INPUTS for n in names))
+        holder: list[Any] = []
         inputs = []
-        for name, topic in zip(names, subscribed, strict=True):
+        for name, topic, full_name in zip(names, subscribed, resolved, strict=True):
             kind = message_class(COMPRESSED_IMAGE if topic.endswith(COMPRESSED_SUFFIX) else self.spec.inputs[name])
-            inputs.append(Subscriber(self.node, kind, topic, qos_profile=input_qos(topic, self.input_depth)))
+            subscriber = Subscriber(self.node, kind, topic, qos_profile=input_qos(topic, self.input_depth))
+            subscriber.registerCallback(self.guard.watcher(watch, full_name, lambda: holder[0]))  # before the sync
+            inputs.append(subscriber)
         sync = (
             ApproximateTimeSynchronizer(inputs, queue_size=size, slop=self.config.sync.slop_s)
             if approximate
             else TimeSynchronizer(inputs, size)
         )
-        sync.registerCallback(on_set or (lambda *msgs: self.park(tuple(msgs))))
+        holder.append(sync)
+        sync.registerCallback(self.guard.guarded(on_set) if on_set else (lambda *msgs: self.park(tuple(msgs))))
         self._syncs.append((inputs, sync))
-        return tuple(self.node.resolve_topic_name(topic) for topic in subscribed)
+        return resolved
 
     def subscribe(self, topic: str, callback: Callable[[Any], object]) -> Any:
-        """A plain subscription to a side input of the spec."""
+        """A plain subscription to a side input of the spec; a message it cannot take is a fault (logged once per
+        cause, counted), never the end of the node."""
         kind = message_class(self.spec.inputs[topic])
-        return self.node.create_subscription(kind, topic, callback, input_qos(topic, self.input_depth))
+        guarded = self.guard.guarded(callback, self.node.resolve_topic_name(topic))
+        return self.node.create_subscription(kind, topic, guarded, input_qos(topic, self.input_depth))
 
     def unsubscribe(self) -> None:
         """Undo every :meth:`synchronise`."""
@@ -212,10 +239,12 @@ class NodeRuntime:
     def park(self, item: tuple[Any, ...]) -> None:
         """Queue a complete set and wake the worker (runs under message_filters' lock: never waits)."""
         if self.queue.put(item) is not None:
-            self.node.get_logger().warning(
-                f"{self.spec.name} is slower than its input: dropped {self.queue.dropped} of "
-                f"{self.queue.received} input sets so far (the oldest waiting set goes first)",
-                throttle_duration_sec=5.0,
+            self.guard.fault(
+                SLOWER_THAN_INPUT,
+                self.spec.name,
+                f"dropped {self.queue.dropped} of {self.queue.received} input sets so far (the oldest waiting set "
+                "goes first)",
+                lasting=False,
             )
 
     # -- worker --------------------------------------------------------------------------------
@@ -271,18 +300,21 @@ class NodeRuntime:
         except (StereoNerfError, ValueError) as error:
             self.failed += 1
             self.last_error = str(error)
-            self.node.get_logger().error(
-                f"skipped an input set ({self.failed} so far): {error}", throttle_duration_sec=1.0
-            )
+            self.guard.failed(error, f"skipped an input set ({self.failed} so far)")
             return
         self.publish(outputs)
         self.processed += 1
         self.work_s.append(time.perf_counter() - started)
+        if self.failed:
+            self.guard.recovered()
 
     def publish_diagnostics(self) -> None:
         """One diagnostic_msgs/DiagnosticArray on /diagnostics: this node's level, message and counters."""
         from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+        self.guard.check_partners()
+        faults, fault_total, silent = self.guard.report()
+        now = time.monotonic()
         counters = NodeCounters(
             self.queue.received,
             self.processed,
@@ -292,12 +324,14 @@ class NodeRuntime:
             self.queue.capacity,
             list(self.work_s)[-100:],
             self.last_error,
+            fault_total,
+            silent,
         )
         try:
             extra = self.diagnostics_extra() if self.diagnostics_extra is not None else {}
         except (StereoNerfError, ValueError, RuntimeError) as error:
             extra = {"diagnostics_error": str(error)}
-        report = self.health.report(counters, time.monotonic(), extra)
+        report = self.health.report(counters, now, {**faults, **extra})
         status = DiagnosticStatus(
             level=bytes([report.level]),
             name=self.node.get_fully_qualified_name(),

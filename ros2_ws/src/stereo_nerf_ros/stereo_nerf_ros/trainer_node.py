@@ -29,6 +29,7 @@ from stereo_nerf_ros.node_runtime import NodeRuntime, spin_node
 from stereo_nerf_ros.node_specs import SPECS, TRIGGER, message_class
 
 SPEC = SPECS[names.TRAINER]
+OUTPUT_STOP_S = 2.0  # longest wait for each output thread when the trainer stops
 
 
 class TrainerNode(LifecycleNode):
@@ -88,6 +89,7 @@ class TrainerNode(LifecycleNode):
         self._outputs = [threading.Thread(target=self._periodic, args=job, name=job[0], daemon=True) for job in jobs]
         for thread in self._outputs:
             thread.start()
+        self.runtime.settle_in_background()
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -139,8 +141,8 @@ class TrainerNode(LifecycleNode):
 
     def _stop_output_thread(self) -> None:
         self._stop_outputs.set()
-        for thread in self._outputs:
-            thread.join()
+        for thread in self._outputs:  # daemon threads: one stuck in a render at SCHED_IDLE must not hold the exit
+            thread.join(OUTPUT_STOP_S)
         self._outputs = []
 
     def _render_now(self) -> str:
@@ -149,8 +151,7 @@ class TrainerNode(LifecycleNode):
         return f"published {', '.join(sorted(outputs))}" if outputs else "no tracked frame to render yet"
 
     def _load(self) -> str:
-        path = self.runtime.config.nodes.checkpoint_path
-        self.stage.load_checkpoint(path)
+        self.stage.load_checkpoint(path := self.runtime.config.nodes.checkpoint_path)
         return path
 
     def _reset(self) -> str:
@@ -160,8 +161,7 @@ class TrainerNode(LifecycleNode):
     def _service(self, handler: Callable[[], str]) -> Callable[[Any, Any], Any]:
         def call(request: Any, response: Any) -> Any:
             try:
-                response.message = handler()
-                response.success = True
+                response.message, response.success = handler(), True
             except (StereoNerfError, OSError, ValueError) as error:
                 response.success, response.message = False, str(error)
             return response

@@ -1,0 +1,328 @@
+"""The launched graph under bad input and a trainer kill, over real DDS.
+
+One graph (``pipeline.launch.py``, respawn on, automatic checkpoints every few seconds) is fed the sample
+bag's pairs by the test, re-stamped, some of them spoilt: an unknown encoding, an image whose size differs
+from its camera_info, camera_info with NaN or zeros in K or P, stamps that jump backwards (a restarted bag),
+a left image without its right one for 3 s, and a burst at 10x the rate. Each is logged once per cause naming
+the topic, counted in /diagnostics, and the nodes go on with the good pairs after it. Then the trainer is
+killed with SIGKILL: the launch respawns it, it resumes from its last checkpoint without losing a keyframe
+the checkpoint held, the front-end publishes every pair meanwhile, and a render comes again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from conftest import CONFIG, SAMPLE_BAG, requires_ros
+from stereo_nerf_ros.graph_session import GraphSession
+from stereo_nerf_ros.node_specs import message_class
+
+from stereo_nerf_core.io import topics
+from stereo_nerf_core.io.bag import read_raw_messages
+from stereo_nerf_core.io.cdr import cdr_header, with_stamp
+
+pytestmark = [pytest.mark.slow, requires_ros]
+
+RAW = (topics.LEFT_IMAGE, topics.RIGHT_IMAGE, topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO)
+TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "sensor_msgs/msg/CameraInfo")
+PERIOD_NS = 100_000_000
+"""The sample bag's 10 Hz."""
+CHECKPOINT_PERIOD_S = 4.0
+RENDER_AFTER_KILL_S = 90.0
+"""Longest wait for a render after the kill. The issue's target is 30 s, measured by ``benchmarks/live_soak.py``
+(missed on this 2-core machine: the trainer gets only the CPU the front-end leaves, at SCHED_IDLE, and shares
+it with the matcher and here with this test's probe of every output)."""
+NODES = ("/stereo_frontend", "/depth_prior", "/matcher", "/tracker", "/trainer")
+
+
+class PairSender:
+    """Publishes the sample bag's pairs on the driver's topics, each re-stamped, optionally spoilt."""
+
+    def __init__(self, node: Any) -> None:
+        from rclpy.qos import QoSProfile
+
+        self.pairs: list[dict[str, bytes]] = []
+        current: dict[str, bytes] = {}
+        for message in read_raw_messages(SAMPLE_BAG, RAW):
+            current[message.topic] = bytes(message.data)
+            if len(current) == len(RAW):
+                self.pairs.append(current)
+                current = {}
+        self.first_stamp = cdr_header(self.pairs[0][topics.LEFT_IMAGE])[0]
+        self.publishers = {
+            topic: node.create_publisher(message_class(kind), topic, QoSProfile(depth=10))
+            for topic, kind in zip(RAW, TYPES, strict=True)
+        }
+
+    def stamp(self, k: int) -> int:
+        """The stamp of the k-th pair sent (k may exceed the bag: stamps keep increasing)."""
+        return self.first_stamp + k * PERIOD_NS
+
+    def send(
+        self,
+        ks: range,
+        *,
+        rate_hz: float = 10.0,
+        leave_out: tuple[str, ...] = (),
+        spoil: Callable[[str, Any], None] | None = None,
+        stamp_of: Callable[[int], int] | None = None,
+    ) -> list[int]:
+        """Send pairs ``ks`` (bag pair k % its length) at ``rate_hz``; ``spoil(topic, msg)`` edits a deserialised
+        copy of each message first. Returns the left stamps sent."""
+        from rclpy.serialization import deserialize_message, serialize_message
+
+        sent = []
+        for k in ks:
+            started = time.monotonic()
+            stamp = (stamp_of or self.stamp)(k)
+            pair = self.pairs[k % len(self.pairs)]
+            for topic in (topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO, topics.LEFT_IMAGE, topics.RIGHT_IMAGE):
+                if topic in leave_out:
+                    continue
+                data = with_stamp(pair[topic], stamp)
+                if spoil is not None:
+                    publisher = self.publishers[topic]
+                    msg = deserialize_message(data, publisher.msg_type)
+                    spoil(topic, msg)
+                    data = serialize_message(msg)
+                self.publishers[topic].publish(data)
+            sent.append(stamp)
+            time.sleep(max(0.0, 1.0 / rate_hz - (time.monotonic() - started)))
+        return sent
+
+
+class Diagnostics:
+    """The latest /diagnostics status of each node."""
+
+    def __init__(self, node: Any) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self.latest: dict[str, Any] = {}
+        self.subscription = node.create_subscription(DiagnosticArray, "/diagnostics", self._record, 50)
+
+    def _record(self, msg: Any) -> None:
+        for status in msg.status:
+            self.latest[status.name] = status
+
+    def values(self, node: str) -> dict[str, str]:
+        status = self.latest.get(node)
+        return {} if status is None else {kv.key: kv.value for kv in status.values}
+
+    def wait_for(self, node: str, check: Callable[[dict[str, str]], bool], timeout_s: float = 10.0) -> dict[str, str]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            values = self.values(node)
+            if values and check(values):
+                return values
+            time.sleep(0.2)
+        raise AssertionError(f"{node}: diagnostics never satisfied the check; latest: {self.values(node)}")
+
+
+@pytest.fixture(scope="module")
+def faults_run(
+    ros_workspace: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[GraphSession, PairSender, Diagnostics]]:
+    install, env = ros_workspace
+    work = tmp_path_factory.mktemp("faults")
+    document = yaml.safe_load(CONFIG.read_text())
+    document["/**"]["ros__parameters"]["nodes"]["checkpoint_period_s"] = CHECKPOINT_PERIOD_S
+    config = work / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(document))
+    keep = ["/trainer/rendered/depth"]
+    with GraphSession(install, work, env, arguments={"config": str(config)}, keep=keep) as session:
+        sender = PairSender(session.node)
+        diagnostics = Diagnostics(session.node)
+        sender.send(range(10))
+        yield session, sender, diagnostics
+
+
+def _stamps(session: GraphSession, topic: str, after_s: float = 0.0) -> list[int]:
+    return [a.stamp_ns for a in session.probe.on(topic) if a.arrived_s >= after_s]
+
+
+def _wait_stamps(session: GraphSession, topic: str, wanted: list[int], timeout_s: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not set(wanted) <= set(_stamps(session, topic)):
+        time.sleep(0.1)
+    return [stamp for stamp in wanted if stamp in set(_stamps(session, topic))]
+
+
+def _fault_count(values: dict[str, str], cause: str, topic: str) -> int:
+    return int(values.get(f"faults: {cause} on {topic}", "0"))
+
+
+def _logged(session: GraphSession, pattern: str, wait_s: float = 10.0) -> int:
+    """Lines of the launch log matching ``pattern``, once at least one is there (or ``wait_s`` is over): a
+    background node at SCHED_IDLE may log late."""
+    deadline = time.monotonic() + wait_s
+    while not (found := len(re.findall(pattern, session.graph.log()))) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
+class TestBadInput:
+    """In order: each case leaves the graph ready for the next."""
+
+    def test_spoilt_messages_are_refused_per_cause_and_the_good_ones_go_through(
+        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+    ) -> None:
+        session, sender, diagnostics = faults_run
+        assert _wait_stamps(session, "/stereo_frontend/left/image_rect", [sender.stamp(k) for k in range(10)])
+
+        def encoding(topic: str, msg: Any) -> None:
+            if topic == topics.LEFT_IMAGE:
+                msg.encoding = "yuv422_weird"
+
+        def size(topic: str, msg: Any) -> None:
+            if topic == topics.LEFT_IMAGE:
+                msg.height //= 2
+                msg.data = msg.data[: msg.step * msg.height]
+
+        def nan_k(topic: str, msg: Any) -> None:
+            if topic == topics.LEFT_CAMERA_INFO:
+                msg.k[0] = float("nan")
+
+        def zero_p(topic: str, msg: Any) -> None:
+            if topic == topics.RIGHT_CAMERA_INFO:
+                msg.p = np.zeros(12)
+
+        spoilt = sender.send(range(10, 13), spoil=encoding) + sender.send(range(13, 16), spoil=size)
+        spoilt += sender.send(range(16, 18), spoil=nan_k) + sender.send(range(18, 20), spoil=zero_p)
+        good = sender.send(range(20, 25))
+        assert _wait_stamps(session, "/stereo_frontend/left/image_rect", good) == good  # recovered
+        assert not set(spoilt) & set(_stamps(session, "/stereo_frontend/left/image_rect"))
+        expected = {
+            ("unknown encoding", topics.LEFT_IMAGE): 3,
+            ("image size differs from camera_info", topics.LEFT_IMAGE): 3,
+            ("invalid camera_info", topics.LEFT_CAMERA_INFO): 2,
+            ("invalid camera_info", topics.RIGHT_CAMERA_INFO): 2,
+        }
+        values = diagnostics.wait_for(
+            "/stereo_frontend",
+            lambda v: all(_fault_count(v, *key) == n for key, n in expected.items()),
+        )
+        assert int(values["failed"]) == 10 and "P has no focal length" in values["last_error"]
+        for cause, topic in expected:
+            assert _logged(session, rf"{re.escape(topic)}: {cause}: skipped an input set") == 1, (cause, topic)
+        assert _logged(session, rf"{re.escape(topics.LEFT_IMAGE)}: good input again after unknown encoding") == 1
+
+    def test_stamps_jumping_backwards_are_said_and_the_restarted_stream_flows(
+        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+    ) -> None:
+        session, sender, diagnostics = faults_run
+        started = time.monotonic()
+        restarted = sender.send(range(10), stamp_of=lambda k: sender.stamp(k) - 3_600_000_000_000)  # an hour back
+        for topic in ("/stereo_frontend/left/image_rect", "/tracker/pose"):
+            assert _wait_stamps(session, topic, restarted) == restarted, topic
+            assert set(restarted) <= set(_stamps(session, topic, started)), topic
+        depth = _wait_stamps(session, "/depth_prior/depth", restarted)
+        assert len(depth) >= 8, depth
+        for node in ("/stereo_frontend", "/depth_prior", "/tracker"):
+            values = diagnostics.wait_for(node, lambda v: any("stamps jumped backwards" in key for key in v))
+            assert any(key.startswith("faults: stamps jumped backwards on ") for key in values), node
+        for node in ("stereo_frontend", "depth_prior", "tracker", "trainer"):  # once per node, not per topic
+            assert _logged(session, rf"\[{node}\]: \S+: stamps jumped backwards: back by 360\d\.") == 1, node
+
+    def test_a_left_image_without_its_right_one_is_said_and_pairs_flow_when_it_returns(
+        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+    ) -> None:
+        session, sender, diagnostics = faults_run
+        sender.send(range(30, 60), leave_out=(topics.RIGHT_IMAGE, topics.RIGHT_CAMERA_INFO))
+        values = diagnostics.wait_for(
+            "/stereo_frontend", lambda v: _fault_count(v, "partner topic silent", topics.RIGHT_IMAGE) == 1
+        )
+        assert _fault_count(values, "partner topic silent", topics.RIGHT_CAMERA_INFO) == 1
+        good = sender.send(range(60, 70))
+        assert _wait_stamps(session, "/stereo_frontend/left/image_rect", good) == good
+        assert _logged(session, rf"{re.escape(topics.RIGHT_IMAGE)}: partner topic silent: nothing while") == 1
+        assert _logged(session, rf"{re.escape(topics.RIGHT_IMAGE)}: partner topic silent is over") == 1
+        deadline = time.monotonic() + 5.0
+        while diagnostics.latest["/stereo_frontend"].message.startswith("waiting") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not diagnostics.latest["/stereo_frontend"].message.startswith("waiting")
+
+    def test_a_burst_of_ten_times_the_rate_is_said_and_the_graph_keeps_up_after_it(
+        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+    ) -> None:
+        session, sender, diagnostics = faults_run
+        sender.send(range(70, 130), rate_hz=100.0)
+        good = sender.send(range(130, 150))
+        rate = float(diagnostics.wait_for("/stereo_frontend", lambda v: True)[f"rate_hz: {topics.LEFT_IMAGE}"])
+        assert 5.0 < rate < 40.0, rate  # over the last 5 s: part of the burst and the good pairs at 10 Hz
+        assert _wait_stamps(session, "/stereo_frontend/left/image_rect", good) == good
+        # depth_prior takes about the camera's period per pair here: it works its backlog off by dropping the
+        # oldest sets, and the newest pair is never dropped
+        assert good[-1] in _wait_stamps(session, "/depth_prior/depth", good[-1:])
+        values = diagnostics.wait_for(
+            "/stereo_frontend", lambda v: any(key.startswith("faults: input burst on ") for key in v)
+        )
+        assert int(values["received"]) > 0
+        assert _logged(session, r"\[stereo_frontend\]: \S+: input burst: \d+ Hz") == 1  # once for the set
+        for node in NODES:  # every node still runs: none stopped processing
+            assert diagnostics.wait_for(node, lambda v: True)
+            assert diagnostics.latest[node].level != b"\x02", (node, diagnostics.latest[node].message)
+
+
+class TestTrainerKill:
+    def test_a_killed_trainer_comes_back_from_its_checkpoint_and_the_front_end_never_stops(
+        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+    ) -> None:
+        session, sender, diagnostics = faults_run
+        before = sender.send(range(150, 250))  # 10 s at the camera's rate, the trainer running
+        # a checkpoint written after the last keyframe: the kill must lose none of them
+        quiet_since = time.monotonic()
+
+        def checkpoint_after_the_last_keyframe(v: dict[str, str]) -> bool:
+            age = v.get("checkpoint_age_s", "")
+            return age != "" and float(age) + 1.5 < time.monotonic() - quiet_since
+
+        values = diagnostics.wait_for(
+            "/trainer", checkpoint_after_the_last_keyframe, timeout_s=3 * CHECKPOINT_PERIOD_S + 10
+        )
+        held = int(values["keyframes_held"])
+        assert held >= 2, values
+        processed = {node: int(diagnostics.values(node)["processed"]) for node in ("/stereo_frontend", "/tracker")}
+        trainer = session.graph.nodes()["trainer"].process
+        killed_at = time.monotonic()
+        os.kill(trainer.pid, signal.SIGKILL)
+        during = sender.send(range(250, 350))  # 10 s through the outage and the respawn
+        for node, count in processed.items():  # the pairs processed and published, as before the kill
+            # (the raw pair is best-effort sensor data: the respawned process's start-up, reading torch from disk,
+            # can delay the front-end's executor enough to lose one; the soak measures the fraction over minutes)
+
+            def nearly_all(v: dict[str, str], count: int = count) -> bool:
+                return int(v["processed"]) >= count + 0.98 * len(during)
+
+            diagnostics.wait_for(node, nearly_all)
+        renders: list[Any] = []
+        more = iter(range(350, 10_000, 5))
+        while not renders and time.monotonic() < killed_at + RENDER_AFTER_KILL_S:
+            start = next(more)
+            sender.send(range(start, start + 5))
+            renders = [a for a in session.probe.on("/trainer/rendered/depth") if a.arrived_s > killed_at]
+        assert renders, f"no render within {RENDER_AFTER_KILL_S} s of the kill"
+        time.sleep(2.0)  # the last outputs on their way
+        for topic in ("/stereo_frontend/left/image_rect", "/tracker/pose"):
+            # received here (the exact counts are the nodes' own, above): the respawned process's start-up can
+            # starve this process (the probe) for a moment, so an output's history (2 s) may overwrite a few unread
+            for sent in (before, during):
+                assert len(set(sent) & set(_stamps(session, topic))) >= 0.9 * len(sent), topic
+        depth = set(_stamps(session, "/depth_prior/depth"))
+        depth_before, depth_during = (len(set(sent) & depth) / len(sent) for sent in (before, during))
+        # depth_prior runs near its limit on 2 cores (a pair takes about the camera's period): held to its own
+        # share before the kill, less a margin for the respawned process's start-up
+        assert depth_during >= depth_before - 0.15, (depth_before, depth_during)
+        resumed = re.findall(r"checkpoint: resumed from \S+: step (\d+), (\d+) keyframes", session.graph.log())
+        assert len(resumed) == 1, session.graph.log()[-3000:]
+        assert int(resumed[0][1]) == held  # nothing the checkpoint held is lost
+        assert session.graph.nodes()["trainer"].process.pid != trainer.pid
+        assert session.trainer_state() == "active"
