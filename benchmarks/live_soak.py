@@ -240,6 +240,16 @@ def report(
     print("front-end delivered fraction (pairs with an output / pairs sent; target: unchanged by the kill):")
     for node in FRONT_END:
         print(f"  {node}: before the kill {before[node]}, from the kill on {after[node]}")
+    print("  by two-minute window (pairs sent in it):")
+    for window_start in range(0, int(last_sent - start), 120):
+        low, high = start + window_start, min(start + window_start + 120, last_sent - 2.0)
+        row = delivered(session, pairs, low, high)
+        mark = " <- the kill" if low <= killed_at < high else ""
+        print(
+            f"    {window_start // 60:>3d}-{window_start // 60 + 2:<3d} min "
+            + ", ".join(f"{node} {row[node].split(' = ')[1]}" for node in FRONT_END)
+            + mark
+        )
     renders = [a for a in session.probe.on("/trainer/rendered/image") if a.arrived_s > killed_at]
     first = renders[0].arrived_s - killed_at if renders else float("nan")
     print(f"first render after the kill: {first:.1f} s (target {RENDER_TARGET_S:.0f} s)")
