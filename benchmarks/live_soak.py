@@ -243,11 +243,11 @@ def report(
     print("  by two-minute window (pairs sent in it):")
     for window_start in range(0, int(last_sent - start), 120):
         low, high = start + window_start, min(start + window_start + 120, last_sent - 2.0)
-        row = delivered(session, pairs, low, high)
+        figures = delivered(session, pairs, low, high)
         mark = " <- the kill" if low <= killed_at < high else ""
         print(
             f"    {window_start // 60:>3d}-{window_start // 60 + 2:<3d} min "
-            + ", ".join(f"{node} {row[node].split(' = ')[1]}" for node in FRONT_END)
+            + ", ".join(f"{node} {figures[node].split(' = ')[1]}" for node in FRONT_END)
             + mark
         )
     renders = [a for a in session.probe.on("/trainer/rendered/image") if a.arrived_s > killed_at]
