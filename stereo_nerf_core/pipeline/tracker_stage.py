@@ -83,8 +83,8 @@ class ThinnedPath:
         self.newest = pose
 
     def poses(self) -> list[Any]:
-        """The kept poses, oldest first, ending with the newest."""
-        return self.kept if not self.kept or self.kept[-1] is self.newest else [*self.kept, self.newest]
+        """The kept poses, oldest first, ending with the newest (a new list: a message keeps it as it was)."""
+        return list(self.kept) if not self.kept or self.kept[-1] is self.newest else [*self.kept, self.newest]
 
 
 class TrackerStage:

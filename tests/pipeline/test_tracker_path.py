@@ -11,9 +11,11 @@ def test_the_path_spans_the_run_evenly_and_ends_with_the_newest_pose() -> None:
     path = ThinnedPath(4)
     for pose in range(3):
         path.append(pose)
-    assert path.poses() == [0, 1, 2]
+    first = path.poses()
+    assert first == [0, 1, 2]
     path.append(3)  # full: every other one goes, the stride doubles
     assert path.poses() == [0, 2, 3] and path.stride == 2
+    assert first == [0, 1, 2]  # a path already published keeps its poses
     long = ThinnedPath(2000)
     for pose in range(10_000):
         long.append(pose)
