@@ -130,7 +130,7 @@ def keyframes_lost(
 
 
 def respawn_timeline(session: GraphSession, killed_epoch: float) -> None:
-    """Seconds from the kill to the new trainer process, its resume and its first SCHED_IDLE line (launch log)."""
+    """Seconds from the kill to the new trainer process and to its resume (launch log)."""
     try:
         started = session.graph.nodes()["trainer"].process.create_time() - killed_epoch
     except psutil.Error:

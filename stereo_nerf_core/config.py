@@ -376,8 +376,9 @@ class NodesConfig:
     """Niceness (0-19) the matcher and the trainer run at: they get the CPU the front-end (stereo_frontend,
     depth_prior, tracker) leaves, never the reverse. 0: same priority as the front-end."""
     background_idle: bool = True
-    """The matcher and the trainer also use the SCHED_IDLE policy: they run only on a core the front-end leaves
-    idle (Linux; on a GPU cart the front-end leaves most cores idle)."""
+    """The matcher's worker and the trainer's training loop also use the SCHED_IDLE policy: they run only on a
+    core the front-end leaves idle (Linux; on a GPU cart the front-end leaves most cores idle). Their executor
+    and DDS threads stay at ``background_niceness``, so they keep receiving."""
     frame_cache: int = 30
     """Recent depth_prior frames the trainer keeps until the tracker says whether each is a keyframe."""
     path_max_poses: int = 2000

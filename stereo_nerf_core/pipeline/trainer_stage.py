@@ -30,7 +30,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,9 +142,10 @@ class TrainerStage:
         _load_lazy_libraries()
         self.trainer = Trainer(self.config.trainer, device=self.device)
 
-    def activate(self) -> None:
-        """Train continuously on the background thread (idle while there are no keyframes)."""
-        self._model().start()
+    def activate(self, *, on_training_thread: Callable[[], object] | None = None) -> None:
+        """Train continuously on the background thread (idle while there are no keyframes); ``on_training_thread``
+        runs first on it (the node lowers that thread's priority)."""
+        self._model().start(on_thread_start=on_training_thread)
 
     def deactivate(self) -> None:
         """Stop background training (re-raises, as TrainingError, what made it fail)."""

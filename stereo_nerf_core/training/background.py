@@ -26,14 +26,15 @@ class BackgroundLoop:
         self.steps = 0
         """Steps taken since the last :meth:`start`."""
 
-    def start(self) -> None:
-        """Start the thread; raises when it is already running."""
+    def start(self, *, on_start: Callable[[], object] | None = None) -> None:
+        """Start the thread; raises when it is already running. ``on_start`` runs first on the new thread (its
+        scheduling priority, say: threads the steps start, such as torch's pool, inherit it)."""
         if self.running:
             raise TrainingError("the trainer is already running")
         self._stop.clear()
         self._error = None
         self.steps = 0
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(on_start,), name=self._name, daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
@@ -58,8 +59,10 @@ class BackgroundLoop:
         """Whether the thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
-    def _run(self) -> None:
+    def _run(self, on_start: Callable[[], object] | None) -> None:
         try:
+            if on_start is not None:
+                on_start()
             while not self._stop.is_set():
                 if self._idle():
                     self._wake.wait(IDLE_CHECK_S)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -390,9 +390,10 @@ class Trainer:
         seconds = time.perf_counter() - start
         return TrainSummary(steps, seconds, rays / seconds if seconds > 0 else 0.0, last, self.refined_pixels - refined)
 
-    def start(self) -> None:
-        """Train on a background thread until :meth:`stop` (idle while the buffer is empty)."""
-        self.loop.start()
+    def start(self, *, on_thread_start: Callable[[], object] | None = None) -> None:
+        """Train on a background thread until :meth:`stop` (idle while the buffer is empty); ``on_thread_start``
+        runs first on that thread."""
+        self.loop.start(on_start=on_thread_start)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop background training; re-raises, as :class:`TrainingError`, what made it fail."""

@@ -45,7 +45,7 @@ IMAGE_INPUTS = RAW_INPUTS[:2]
 
 BACKGROUND_PREFIX = "nice -n 10"
 """Background nodes (matcher, trainer) start niced: a respawned trainer's start-up (interpreter, imports) must not
-take the front-end's CPU before its runtime applies ``nodes.background_niceness`` and SCHED_IDLE."""
+take the front-end's CPU before its runtime applies ``nodes.background_niceness``."""
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -30,7 +30,7 @@ class MatcherNode(Node):
         self.stage = MatcherStage(self.runtime.config, self.runtime.classes)
         self.runtime.create_publishers()
         self.topic_names = self.runtime.synchronise(names.MATCHER_INPUTS, approximate=False)
-        self.runtime.start_worker()
+        self.runtime.start_worker(idle=True)
         self.get_logger().info(f"matching {self.topic_names[0]} + {self.topic_names[1]}")
 
     def _reconfigure(self, config: PipelineConfig) -> None:

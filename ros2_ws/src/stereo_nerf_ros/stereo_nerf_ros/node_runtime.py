@@ -12,9 +12,11 @@ QoS: the driver's topics (the raw pair) with ``qos_profile_sensor_data``; the gr
 (outputs keep ``OUTPUT_QUEUE_DEPTH``, inputs ``sync.queue_size``), so a set is never lost between nodes;
 ``/tf_static`` reliable and transient local. Without tf2_msgs, /tf and /tf_static are left out, said once.
 
-Background nodes (the matcher and the trainer) lower every thread's priority at start-up
-(``nodes.background_niceness`` and, with ``nodes.background_idle``, the SCHED_IDLE policy), so the
-front-end always gets the CPU first. OpenCV runs
+Background nodes (the matcher and the trainer) run every thread at ``nodes.background_niceness``, and the
+threads that compute without bound (the matcher's worker, the training loop) with ``nodes.background_idle`` also
+at SCHED_IDLE, so the front-end always gets the CPU first. The executor and DDS threads never go idle: Fast DDS
+drops a shared-memory port whose listener does not answer its health check within a second, and a respawned
+trainer whose listeners starved at SCHED_IDLE on a busy CPU never received a message again. OpenCV runs
 ``nodes.cv_threads`` threads per node (depth_prior: ``depth_prior.threads``): one process per node is already
 parallel, and OpenCV's idle workers spin.
 """
@@ -132,34 +134,36 @@ class NodeRuntime:
 
         self._diagnostics = node.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self._diagnostics_timer = node.create_timer(1.0, self.publish_diagnostics)
-        if spec.background:  # before a respawned trainer's start-up (imports, model, checkpoint): at niceness 10
-            # only, it delayed the tracker by 0.4 s and cost it sets; the front-end comes first
-            self._lower_priority(self.config.nodes.background_niceness, idle=True)
+        if spec.background:  # before a respawned trainer's start-up (imports, model, checkpoint)
+            self._lower_priority(self.config.nodes.background_niceness)
 
-    def settle_in_background(self) -> None:
-        """Lower the priority of the threads started since (training, outputs) again: torch's pools may start
-        threads of their own outside the ones that inherit it."""
-        if self.spec.background:
-            self._lower_priority(self.config.nodes.background_niceness, idle=True)
-
-    def _lower_priority(self, niceness: int, *, idle: bool) -> None:
+    def _lower_priority(self, niceness: int) -> None:
         """Renice every thread of the process (Linux nices threads one by one; new threads inherit it)."""
         tasks = Path("/proc/self/task")
         threads = [int(tid) for tid in os.listdir(tasks)] if tasks.is_dir() else [0]
-        idle = idle and self.config.nodes.background_idle
         for tid in threads:
             try:
                 if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
                     os.setpriority(os.PRIO_PROCESS, tid, niceness)
-                if idle:
-                    os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
             except (ProcessLookupError, PermissionError):  # a thread that ended meanwhile; raising needs no rights
                 continue
-        policy = "SCHED_IDLE, " if idle else ""
+        idle = " (its unbounded work at SCHED_IDLE)" if self.config.nodes.background_idle else ""
         self.node.get_logger().info(
-            f"running at {policy}niceness {os.getpriority(os.PRIO_PROCESS, 0)} ({len(threads)} threads): "
-            "the front-end gets the CPU first"
+            f"running at niceness {os.getpriority(os.PRIO_PROCESS, 0)}{idle}: the front-end gets the CPU first"
         )
+
+    def idle_this_thread(self) -> None:
+        """Put the calling thread (and the threads it starts from now on, such as torch's pool) at SCHED_IDLE when
+        the node is a background one and ``nodes.background_idle`` is set: only for work without a bound, never
+        for the executor or DDS (see the module docstring)."""
+        if not (self.spec.background and self.config.nodes.background_idle):
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except (AttributeError, OSError) as error:  # not Linux, or refused: it stays at its niceness
+            self.node.get_logger().warning(
+                f"SCHED_IDLE unavailable ({error}): {threading.current_thread().name} runs at the node's niceness"
+            )
 
     # -- publishers ----------------------------------------------------------------------------
     def create_publishers(self) -> None:
@@ -248,10 +252,11 @@ class NodeRuntime:
             )
 
     # -- worker --------------------------------------------------------------------------------
-    def start_worker(self) -> None:
-        """Start the thread that works the queue off (woken by arrivals)."""
+    def start_worker(self, *, idle: bool = False) -> None:
+        """Start the thread that works the queue off (woken by arrivals); ``idle``: at SCHED_IDLE
+        (:meth:`idle_this_thread`), for a stage whose sets take seconds of CPU (the matcher)."""
         self._stop.clear()
-        self._worker = threading.Thread(target=self._work, name=f"{self.spec.name}-worker", daemon=True)
+        self._worker = threading.Thread(target=self._work, args=(idle,), name=f"{self.spec.name}-worker", daemon=True)
         self._worker.start()
 
     def stop_worker(self) -> None:
@@ -261,7 +266,9 @@ class NodeRuntime:
             self._worker.join()
             self._worker = None
 
-    def _work(self) -> None:
+    def _work(self, idle: bool) -> None:
+        if idle:
+            self.idle_this_thread()
         while not self._stop.is_set():
             item = self.queue.take(WAKE_S)
             if item is not None:

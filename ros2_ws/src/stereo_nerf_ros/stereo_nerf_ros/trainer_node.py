@@ -79,7 +79,7 @@ class TrainerNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start training and the output thread."""
-        self.stage.activate()
+        self.stage.activate(on_training_thread=self.runtime.idle_this_thread)
         self._stop_outputs.clear()
         jobs: list[tuple[str, Callable[[int], object], Callable[[int], float]]] = [
             (f"{kind} outputs", partial(self._publish_due, kind), partial(self.stage.output_wait_s, kinds=(kind,)))
@@ -89,7 +89,6 @@ class TrainerNode(LifecycleNode):
         self._outputs = [threading.Thread(target=self._periodic, args=job, name=job[0], daemon=True) for job in jobs]
         for thread in self._outputs:
             thread.start()
-        self.runtime.settle_in_background()
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -41,6 +41,8 @@ RENDER_AFTER_KILL_S = 90.0
 """Longest wait for a render after the kill. The issue's target is 30 s, measured by ``benchmarks/live_soak.py``
 (missed on this 2-core machine: the trainer gets only the CPU the front-end leaves, at SCHED_IDLE, and shares
 it with the matcher and here with this test's probe of every output)."""
+DEPTH_GAP_S = 3.0
+"""Longest the depth prior may go without an output through the trainer's outage (it publishes every 0.1-0.3 s)."""
 NODES = ("/stereo_frontend", "/depth_prior", "/matcher", "/tracker", "/trainer")
 
 
@@ -143,6 +145,15 @@ def faults_run(
         diagnostics = Diagnostics(session.node)
         sender.send(range(10))
         yield session, sender, diagnostics
+
+
+def _thread_policies(pid: int) -> dict[int, int]:
+    """Thread id -> scheduling policy (``os.SCHED_*``) of every thread of a process (field 41 of its stat)."""
+    policies = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        policies[int(task.name)] = int(stat.rsplit(")", 1)[1].split()[38])
+    return policies
 
 
 def _stamps(session: GraphSession, topic: str, after_s: float = 0.0) -> list[int]:
@@ -317,11 +328,17 @@ class TestTrainerKill:
             # starve this process (the probe) for a moment, so an output's history (2 s) may overwrite a few unread
             for sent in (before, during):
                 assert len(set(sent) & set(_stamps(session, topic))) >= 0.9 * len(sent), topic
-        depth = set(_stamps(session, "/depth_prior/depth"))
-        depth_before, depth_during = (len(set(sent) & depth) / len(sent) for sent in (before, during))
-        # depth_prior runs near its limit on 2 cores (a pair takes about the camera's period): held to its own
-        # share before the kill, less a margin for the respawned process's start-up
-        assert depth_during >= depth_before - 0.15, (depth_before, depth_during)
+        # depth_prior runs at its limit on 2 cores (a pair takes about the camera's period) and drops by design: its
+        # share over 10 s swings by more than 0.15 with or without a kill (0.53-0.75 by two-minute window in the
+        # soak), so here it must never stop: no gap of DEPTH_GAP_S between its outputs through the outage
+        arrivals = sorted(a.arrived_s for a in session.probe.on("/depth_prior/depth") if a.stamp_ns in set(during))
+        assert len(arrivals) >= 0.3 * len(during), len(arrivals)
+        gaps = np.diff([killed_at, *arrivals])
+        assert gaps.max() < DEPTH_GAP_S, (gaps.max(), len(arrivals))
+        respawned = session.graph.nodes()["trainer"].process.pid
+        policies = _thread_policies(respawned)
+        assert policies[respawned] == os.SCHED_OTHER  # the executor: never idle, it must keep receiving
+        assert 1 <= list(policies.values()).count(os.SCHED_IDLE) < len(policies) // 2, policies  # the training loop
         resumed = re.findall(r"checkpoint: resumed from \S+: step (\d+), (\d+) keyframes", session.graph.log())
         assert len(resumed) == 1, session.graph.log()[-3000:]
         assert int(resumed[0][1]) == held  # nothing the checkpoint held is lost
