@@ -8,7 +8,18 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "stereo_nerf_core"
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "config_checks", "learning_config", "config", "devices", "geometry"),
+    (
+        "errors",
+        "config_checks",
+        "frontend_config",
+        "offline_config",
+        "nodes_config",
+        "learning_config",
+        "config",
+        "config_docs",
+        "devices",
+        "geometry",
+    ),
     ("io", "fields", "alignment"),
     ("frontend", "fusion", "render", "datasets", "importers", "synthetic"),
     ("spine", "eval", "models"),

@@ -1,75 +1,36 @@
 """Node parameters from :class:`PipelineConfig`: declaration and read-back, testable without rclpy.
 
-Every node declares ``group.name`` parameters (for example ``depth_prior.max_depth_m``) with the
-defaults of :class:`PipelineConfig`, the field docstrings as descriptions and, where the dataclass
-checks one, the range (``floating_point_range`` / ``integer_range``); the launch file passes
+Every node declares ``group.name`` parameters (for example ``depth_prior.max_depth_m``) from the
+declarations of :class:`PipelineConfig` (``config_checks.param``: default, description with its unit and,
+where declared, the range as ``floating_point_range`` / ``integer_range``); the launch file passes
 ``config/pipeline.yaml`` as the node's parameter file, which overrides the defaults. Parameters are
-read once at start-up, so they are declared read-only (``ros2 param set`` is refused).
+read-only, except the front-end's tunable ones (:func:`is_tunable`).
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
-import operator
 from collections.abc import Callable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from stereo_nerf_core import config as config_module
-from stereo_nerf_core import learning_config
-from stereo_nerf_core.config import PipelineConfig, config_from_parameters, flatten_parameters, parameter_descriptions
+from stereo_nerf_core.config import PipelineConfig, config_from_parameters, flatten_parameters, parameter_declarations
+from stereo_nerf_core.config_checks import Declaration
 from stereo_nerf_core.errors import ConfigError
-
-_OPERATORS: dict[type, Callable[..., Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Pow: operator.pow,
-    ast.USub: operator.neg,
-}
-
-
-def _number(node: ast.expr) -> float:
-    """Value of a constant arithmetic expression such as ``2**31 - 1`` or ``1e6``."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        return float(_OPERATORS[type(node.op)](_number(node.left), _number(node.right)))
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
-        return float(_OPERATORS[type(node.op)](_number(node.operand)))
-    raise ConfigError(f"range bound {ast.unparse(node)} in stereo_nerf_core/config.py is not a constant")
 
 
 def parameter_ranges() -> dict[str, tuple[float, float]]:
-    """``{"group.name": (low, high)}`` of every ``_check_range`` the config dataclasses apply (inclusive).
+    """``{"group.name": (low, high)}`` of every declared range (inclusive; ``config_checks.param``)."""
+    return {
+        name: (d.low, d.high)
+        for name, d in parameter_declarations().items()
+        if d.low is not None and d.high is not None
+    }
 
-    A bound given by another field (``max_depth_m >= min_depth_m``) becomes that field's own bound
-    on the same side, so the declared range is the loosest one (none when that field has no range);
-    the dataclass still checks the rest when the node reads its parameters.
-    """
-    calls: dict[str, tuple[ast.expr, ast.expr]] = {}
-    sources = (inspect.getsource(config_module), inspect.getsource(learning_config))
-    for node in (node for source in sources for node in ast.walk(ast.parse(source))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_check_range":
-            first = node.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                calls[first.value] = (node.args[2], node.args[3])
 
-    def bound(name: str, side: int) -> float | None:
-        if name not in calls:  # a field without a range of its own: no declared range
-            return None
-        expression = calls[name][side]
-        if isinstance(expression, ast.Attribute) and isinstance(expression.value, ast.Name):
-            return bound(f"{name.split('.')[0]}.{expression.attr}", side)
-        return _number(expression)
-
-    ranges: dict[str, tuple[float, float]] = {}
-    for name in calls:
-        low, high = bound(name, 0), bound(name, 1)
-        if low is not None and high is not None:
-            ranges[name] = (low, high)
-    return ranges
+def describe(declaration: Declaration) -> str:
+    """The ROS descriptor's description: the declared one, with its unit."""
+    unit = f" [{declaration.unit}]" if declaration.unit else ""
+    return f"{declaration.description}{unit}"
 
 
 def pipeline_groups() -> tuple[str, ...]:
@@ -147,7 +108,7 @@ def declare_pipeline_parameters(
         descriptor_type = ParameterDescriptor
         range_types = range_types or (FloatingPointRange, IntegerRange)
     float_range, integer_range = range_types or (SimpleNamespace, SimpleNamespace)
-    descriptions = parameter_descriptions()
+    declarations = parameter_declarations()
     ranges = parameter_ranges()
     declared: list[str] = []
     for name, default in default_parameters(groups).items():
@@ -159,7 +120,7 @@ def declare_pipeline_parameters(
             else:
                 extra["floating_point_range"] = [float_range(from_value=float(low), to_value=float(high), step=0.0)]
         read_only = not (tunable and is_tunable(name))
-        descriptor = descriptor_type(description=descriptions.get(name, ""), read_only=read_only, **extra)
+        descriptor = descriptor_type(description=describe(declarations[name]), read_only=read_only, **extra)
         node.declare_parameter(name, default, descriptor)
         declared.append(name)
     return declared
