@@ -30,7 +30,13 @@ def _number(value: float) -> str:
 
 def _row(declaration: Declaration) -> str:
     default = declaration.default
-    shown = ", ".join(default) if isinstance(default, list) else str(default)
+    shown = (
+        ", ".join(default)
+        if isinstance(default, list)
+        else str(default).lower()
+        if isinstance(default, bool)
+        else str(default)
+    )
     bounds = ""
     if declaration.low is not None and declaration.high is not None:
         bounds = f"{_number(declaration.low)} to {_number(declaration.high)}"

@@ -44,9 +44,9 @@ class NodesConfig:
     )
     background_idle: bool = param(
         True,
-        "The matcher's worker and the trainer's training loop also use the SCHED_IDLE policy: they run only on "
-        "a core the front-end leaves idle (Linux; on a GPU cart the front-end leaves most cores idle). Their "
-        "executor and DDS threads stay at ``background_niceness``, so they keep receiving.",
+        "The matcher's worker and the trainer's training loop and outputs also use the SCHED_IDLE policy: they run "
+        "only on a core the front-end leaves idle (Linux; on a GPU cart the front-end leaves most cores idle). "
+        "Their executor and DDS threads stay at ``background_niceness``, so they keep receiving.",
     )
     frame_cache: int = param(
         30,

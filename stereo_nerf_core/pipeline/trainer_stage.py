@@ -360,8 +360,9 @@ class TrainerStage:
     def save_checkpoint(self, path: Path | str) -> Path:
         """Write the model, optimiser, keyframes and poses to ``path`` (atomically)."""
         trainer = self._model()
+        started = time.monotonic_ns()  # its age is its content's: what arrives while it is written is not in it
         trainer.save(path)
-        self.checkpoint_step, self.checkpoint_time_ns = trainer.step_count, time.monotonic_ns()
+        self.checkpoint_step, self.checkpoint_time_ns = trainer.step_count, started
         return Path(path)
 
     def auto_checkpoint(self, now_ns: int) -> Path | None:

@@ -43,10 +43,6 @@ DRIVER_ARGUMENTS = dict(
 IMAGE_INPUTS = RAW_INPUTS[:2]
 
 
-NODE_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": "131072"}
-"""glibc: every block from 128 KiB up (images, depth maps) is its own mapping, returned to the system when freed.
-Without it, glibc raises its threshold after the first large free, and images freed on another thread than the one
-that made them fragment the heap: resident memory climbed in steps over hours."""
 BACKGROUND_PREFIX = "nice -n 10"
 """Background nodes (matcher, trainer) start niced: a respawned trainer's start-up (interpreter, imports) must not
 take the front-end's CPU before its runtime applies ``nodes.background_niceness``."""
@@ -115,7 +111,6 @@ def generate_launch_description() -> LaunchDescription:
                 respawn_delay=1.0,
                 prefix=BACKGROUND_PREFIX if spec.background else None,
                 exec_name=spec.executable,
-                additional_env=NODE_ENVIRONMENT,
             )
         )
     bag_player = Node(

@@ -13,10 +13,11 @@ QoS: the driver's topics (the raw pair) with ``qos_profile_sensor_data``; the gr
 ``/tf_static`` reliable and transient local. Without tf2_msgs, /tf and /tf_static are left out, said once.
 
 Background nodes (the matcher and the trainer) run every thread at ``nodes.background_niceness``, and the
-threads that compute without bound (the matcher's worker, the training loop) with ``nodes.background_idle`` also
-at SCHED_IDLE, so the front-end always gets the CPU first. The executor and DDS threads never go idle: Fast DDS
-drops a shared-memory port whose listener does not answer its health check within a second, and a respawned
-trainer whose listeners starved at SCHED_IDLE on a busy CPU never received a message again. OpenCV runs
+threads that compute without bound (the matcher's worker, the trainer's training loop and outputs) with
+``nodes.background_idle`` also at SCHED_IDLE, so the front-end always gets the CPU first. The executor and DDS
+threads never go idle: Fast DDS drops a shared-memory port whose listener does not answer its health check within
+a second, and a respawned trainer whose listeners starved at SCHED_IDLE on a busy CPU never received a message
+again. OpenCV runs
 ``nodes.cv_threads`` threads per node (depth_prior: ``depth_prior.threads``): one process per node is already
 parallel, and OpenCV's idle workers spin.
 """

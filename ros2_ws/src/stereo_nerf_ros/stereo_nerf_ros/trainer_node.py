@@ -1,15 +1,14 @@
 """trainer node (lifecycle): keyframes -> continuous training, rendered views, cloud, refined path, mesh.
 
-A thin rclpy shell around :class:`stereo_nerf_core.pipeline.trainer_stage.TrainerStage` (inputs,
-outputs and rates are documented there). Lifecycle transitions are symmetric: ``configure`` creates the
-model (torch and the GPU are touched only then), the lifecycle publishers, the subscriptions and the
-services; ``activate`` starts training on its background thread and the output thread (and enables the
-publishers); ``deactivate`` stops both; ``cleanup`` destroys what ``configure`` made; ``main()`` does both.
+A thin rclpy shell around :class:`stereo_nerf_core.pipeline.trainer_stage.TrainerStage` (inputs, outputs and
+rates are documented there). Lifecycle transitions are symmetric: ``configure`` creates the model (torch and the
+GPU are touched only then), the lifecycle publishers, the subscriptions and the services; ``activate`` starts
+training and the output threads (training and outputs at SCHED_IDLE, the checkpoint and the executor not) and
+enables the publishers; ``deactivate`` stops both; ``cleanup`` destroys what ``configure`` made.
 
-Services (std_srvs/Trigger; paths ``nodes.checkpoint_path``, ``nodes.mesh_path``): ``~/save_checkpoint``,
-``~/load_checkpoint``, ``~/reset``, ``~/write_mesh``, ``~/render`` (the latest frame's render, now). It resumes
-from ``nodes.checkpoint_path`` at start, rewrites it every ``nodes.checkpoint_period_s``. Inputs are only cached
-(the keyframe buffer has its own lock): it never blocks the front-end, and trains niced on the CPU left over.
+Services (std_srvs/Trigger): ``~/save_checkpoint``, ``~/load_checkpoint`` (``nodes.checkpoint_path``, resumed at
+start, rewritten every ``nodes.checkpoint_period_s``), ``~/reset``, ``~/write_mesh`` (``nodes.mesh_path``),
+``~/render`` (the latest frame's, now). Inputs are only cached: it never blocks the front-end.
 """
 
 from __future__ import annotations
@@ -127,6 +126,8 @@ class TrainerNode(LifecycleNode):
 
     def _periodic(self, name: str, work: Callable[[int], object], wait_s: Callable[[int], float]) -> None:
         """``work(now_ns)`` whenever ``wait_s`` says, until deactivated (a failure is logged, then retried)."""
+        if name != "automatic checkpoint":  # renders and meshes, like training, would take the front-end's CPU
+            self.runtime.idle_this_thread()
         while not self._stop_outputs.is_set():
             try:
                 work(time.monotonic_ns())

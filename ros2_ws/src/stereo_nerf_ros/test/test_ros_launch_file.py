@@ -199,7 +199,6 @@ def test_every_node_of_the_specs_is_started_with_the_yaml_and_its_remappings(des
                 target = compressed[f"{topic}/compressed"]
                 assert _config_name(target[0]) == arguments[topic] and target[1] == "/compressed"
         assert _config_name(node["respawn"]) == "respawn"
-        assert node["additional_env"] == {"MALLOC_MMAP_THRESHOLD_": "131072"}  # flat memory over hours
     raw = {node["name"] for node in nodes if node["remappings"]}
     assert raw == {"stereo_frontend", "tracker"}  # the only raw input of the tracker: the left camera_info
 

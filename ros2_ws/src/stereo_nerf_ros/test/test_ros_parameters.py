@@ -168,16 +168,18 @@ def test_a_change_is_validated_against_the_current_values() -> None:
         updated_config(node.get_value, {"depth_prior.backend": "seeded"}, PARAMETER_GROUPS)
 
 
-def test_readme_lists_the_node_parameters_with_their_defaults() -> None:
+def test_the_parameter_reference_lists_the_node_parameters_with_their_defaults() -> None:
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    assert "(../docs/parameters.md)" in readme  # the README points at the generated reference
+    reference = (Path(__file__).resolve().parents[4] / "docs" / "parameters.md").read_text()
     rows = {
         cells[0].strip("`"): cells[2]
-        for line in readme.splitlines()
+        for line in reference.splitlines()
         if line.startswith("| `")
         for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
         if len(cells) >= 4
     }
     for name, default in default_parameters(PARAMETER_GROUPS).items():
-        assert name in rows, f"ros2_ws/README.md does not list {name}"
+        assert name in rows, f"docs/parameters.md does not list {name}"
         expected = str(default).lower() if isinstance(default, bool) else str(default)
-        assert rows[name] == expected, f"ros2_ws/README.md gives {name} = {rows[name]}, the default is {expected}"
+        assert rows[name] == expected, f"docs/parameters.md gives {name} = {rows[name]}, the default is {expected}"
