@@ -7,7 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SAMPLE_BAG := rosbags/sample_endoscope
-CONFIG := config/pipeline.yaml
+CONFIG := config/replay.yaml
+NODES_CONFIG := config/pipeline.yaml
 
 .PHONY: demo test lint typecheck unit bench live-bench live-soak sample-bag clean
 
@@ -37,11 +38,11 @@ bench: $(STAMP)
 
 # The live graph (colcon build, launch file, bag player, probe) at 1x, 2x and 4x the bag's rate.
 live-bench: $(STAMP)
-	$(PY) benchmarks/live_graph.py $(SAMPLE_BAG) --config $(CONFIG)
+	$(PY) benchmarks/live_graph.py $(SAMPLE_BAG) --config $(NODES_CONFIG)
 
 # The live graph for 20 minutes with the trainer killed half-way (memory, delivery, respawn).
 live-soak: $(STAMP)
-	$(PY) benchmarks/live_soak.py $(SAMPLE_BAG) --config $(CONFIG) --minutes 20
+	$(PY) benchmarks/live_soak.py $(SAMPLE_BAG) --config $(NODES_CONFIG) --minutes 20
 
 # Remakes the committed sample bag (deterministic from the seed).
 sample-bag: $(STAMP)

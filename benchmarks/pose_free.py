@@ -1,6 +1,6 @@
 """Pose-free reconstruction on the sample bag, against a run with the ground-truth poses.
 
-Usage: python benchmarks/pose_free.py [BAG] [--config config/pipeline.yaml] [--every 1] [--downscale 1]
+Usage: python benchmarks/pose_free.py [BAG] [--config config/replay.yaml] [--every 1] [--downscale 1]
        [--field-steps N] [--score-every 4] [--threads N]
 
 Keyframes: every ``--every``-th pair through the replay's stages (rectification, SGBM prior, masks).
@@ -55,7 +55,7 @@ def _view_line(name: str, scores: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bag", type=Path, nargs="?", default=REPO / "rosbags" / "sample_endoscope")
-    parser.add_argument("--config", type=Path, default=REPO / "config" / "pipeline.yaml")
+    parser.add_argument("--config", type=Path, default=REPO / "config" / "replay.yaml")
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--downscale", type=int, default=1)
     parser.add_argument("--field-steps", type=int, default=None, help="default: pose_free.field_steps")

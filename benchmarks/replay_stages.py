@@ -1,6 +1,6 @@
 """Per-stage time per frame and frames per second of the offline replay.
 
-Usage: python benchmarks/replay_stages.py [BAG] [--config config/pipeline.yaml] [--frames N]
+Usage: python benchmarks/replay_stages.py [BAG] [--config config/replay.yaml] [--frames N]
 Prints one row per stage (ms per frame, frames per second) and the end-to-end rate.
 """
 
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bag", type=Path, nargs="?", default=REPO / "rosbags" / "sample_endoscope")
-    parser.add_argument("--config", type=Path, default=REPO / "config" / "pipeline.yaml")
+    parser.add_argument("--config", type=Path, default=REPO / "config" / "replay.yaml")
     parser.add_argument("--frames", type=int, default=None, help="stop after this many pairs")
     args = parser.parse_args()
     config = load_config(args.config)

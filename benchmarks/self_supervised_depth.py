@@ -31,10 +31,8 @@ from stereo_nerf_core.eval.specular import specular_mask
 from stereo_nerf_core.frontend.depth_prior import make_prior_backend
 from stereo_nerf_core.frontend.self_supervised.weights import save_weights
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
-from stereo_nerf_core.io.bag import read_messages
 from stereo_nerf_core.spine.frames import FrameAssembler
 from stereo_nerf_core.spine.stages import StereoDepthStage
-from stereo_nerf_core.training.bag_keyframes import BAG_TOPICS
 from stereo_nerf_core.training.self_supervised_stream import train_from_bag
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +53,7 @@ def score(bag: Path, config: PipelineConfig, weights: Path) -> dict[str, dict[st
         }
         for method in METHODS
     }
-    for frame in FrameAssembler(config.sync).frames_from(read_messages(bag, BAG_TOPICS)):
+    for frame in FrameAssembler(config.sync).frames_from_bag(bag):
         if frame.ground_truth_depth is None:
             continue
         calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
@@ -79,7 +77,7 @@ def score(bag: Path, config: PipelineConfig, weights: Path) -> dict[str, dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bag", type=Path, default=REPO / "rosbags" / "sample_endoscope")
-    parser.add_argument("--config", type=Path, default=REPO / "config" / "pipeline.yaml")
+    parser.add_argument("--config", type=Path, default=REPO / "config" / "replay.yaml")
     parser.add_argument("--max-steps", type=int, default=400, help="training steps (0: until --budget-s)")
     parser.add_argument("--budget-s", type=float, default=1800.0, help="training time cap (s)")
     parser.add_argument("--downscale", type=int, default=None, help="override self_supervised.downscale")

@@ -1,6 +1,6 @@
 """Training speed (rays per second) and render time of a 640x512 frame, on the CPU and on CUDA when present.
 
-Usage: python benchmarks/train_speed.py [BAG] [--steps 100] [--config config/pipeline.yaml]
+Usage: python benchmarks/train_speed.py [BAG] [--steps 100] [--config config/replay.yaml]
 
 Keyframes are every 2nd pair of the sample bag (320x256, binocular) with the replay's stages; the
 trainer uses the ``trainer`` group of the config. A 640x512 view (the bag's optics scaled by 2) of a
@@ -66,7 +66,7 @@ def measure(device: str, keyframes: list[TrainingKeyframe], config: TrainerConfi
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bag", type=Path, nargs="?", default=REPO / "rosbags" / "sample_endoscope")
-    parser.add_argument("--config", type=Path, default=REPO / "config" / "pipeline.yaml")
+    parser.add_argument("--config", type=Path, default=REPO / "config" / "replay.yaml")
     parser.add_argument("--steps", type=int, default=100, help="timed training steps per device")
     args = parser.parse_args()
     config = load_config(args.config)

@@ -53,7 +53,9 @@ def add_replay_parser(subparsers: argparse._SubParsersAction) -> None:
         "metrics.json and report.md into --out.",
     )
     parser.add_argument("bag", type=Path, help="rosbag2 folder (or .mcap / .db3 file)")
-    parser.add_argument("--config", type=Path, default=Path("config/pipeline.yaml"), help="pipeline YAML")
+    parser.add_argument(
+        "--config", type=Path, default=Path("config/replay.yaml"), help="replay YAML (names the nodes' pipeline.yaml)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many pairs")
     parser.add_argument(

@@ -15,7 +15,7 @@ from typing import Any, get_type_hints
 
 from stereo_nerf_core.errors import ConfigError
 
-DESCRIPTION, RANGE, UNIT = "description", "range", "unit"
+DESCRIPTION, RANGE, UNIT, DERIVED = "description", "range", "unit", "derived"
 TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "string"}
 
 
@@ -51,6 +51,17 @@ def param_factory(factory: Callable[[], Any], description: str, *, unit: str = "
     return dataclasses.field(default_factory=factory, metadata={DESCRIPTION: description, RANGE: None, UNIT: unit})
 
 
+def derived(default: Any, source: str) -> Any:
+    """A field that is not a parameter of its own: :class:`~stereo_nerf_core.config.PipelineConfig` sets it from
+    parameter ``source`` (``"scene.max_depth_m"``), so one value serves every group that needs it."""
+    return dataclasses.field(default=default, metadata={DERIVED: source})
+
+
+def derived_fields(cls: type[Any]) -> dict[str, str]:
+    """``{field: source parameter}`` of a group dataclass's :func:`derived` fields."""
+    return {item.name: item.metadata[DERIVED] for item in dataclasses.fields(cls) if DERIVED in item.metadata}
+
+
 def check_range(name: str, value: float, low: float, high: float) -> None:
     """Raise :class:`ConfigError` naming parameter ``name`` unless ``low <= value <= high``."""
     if not (low <= value <= high):
@@ -66,11 +77,13 @@ def check_declared(config: Any) -> None:
 
 
 def group_declarations(cls: type[Any]) -> list[Declaration]:
-    """The declarations of one group dataclass, in field order; ConfigError for a field declared without
-    :func:`param`."""
+    """The declarations of one group dataclass, in field order (:func:`derived` fields are not parameters);
+    ConfigError for a field declared without :func:`param`."""
     hints = get_type_hints(cls)
     declared = []
     for item in dataclasses.fields(cls):
+        if DERIVED in item.metadata:
+            continue
         if DESCRIPTION not in item.metadata:
             raise ConfigError(f"{cls.__name__}.{item.name} is not declared with param() (no description)")
         default = item.default if item.default is not dataclasses.MISSING else item.default_factory()  # type: ignore[operator]

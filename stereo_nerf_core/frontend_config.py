@@ -1,12 +1,13 @@
-"""Configuration groups of the front-end: ``sync``, ``depth_prior``, ``matching``, ``odometry``, ``keyframes``
-and ``tracking`` (re-exported by :mod:`stereo_nerf_core.config`; each field declared with ``param``)."""
+"""Configuration groups of the front-end: ``scene`` (the one depth range), ``sync``, ``depth_prior``,
+``matching``, ``odometry``, ``keyframes`` and ``tracking`` (re-exported by :mod:`stereo_nerf_core.config`; each
+field declared with ``param``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from stereo_nerf_core.config_checks import check_declared, param
+from stereo_nerf_core.config_checks import check_declared, derived, param
 from stereo_nerf_core.config_checks import check_range as _check_range
 from stereo_nerf_core.errors import ConfigError
 
@@ -36,6 +37,35 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class SceneConfig:
+    """The one depth range of the scene: the depth prior's disparity search, the matcher's depth gate and the
+    evaluation's cap all read it."""
+
+    GROUP: ClassVar[str] = "scene"
+
+    min_depth_m: float = param(
+        0.02,
+        "Nearest tissue depth, in metres: sets the prior's disparity search range (largest disparity) and drops "
+        "nearer stereo matches.",
+        low=1e-4,
+        high=1000.0,
+        unit="m",
+    )
+    max_depth_m: float = param(
+        0.3,
+        "Farthest tissue depth, in metres: prior depths and stereo matches beyond it are dropped; the replay's "
+        "evaluation ignores ground truth beyond it and clips predictions to it.",
+        low=1e-4,
+        high=1000.0,
+        unit="m",
+    )
+
+    def __post_init__(self) -> None:
+        check_declared(self)
+        _check_range("scene.max_depth_m", self.max_depth_m, self.min_depth_m, 1000.0)
+
+
+@dataclass(frozen=True)
 class DepthPriorConfig:
     """Dense stereo depth prior: the backend and its parameters."""
 
@@ -54,10 +84,8 @@ class DepthPriorConfig:
         low=0,
         high=1024,
     )
-    min_depth_m: float = param(
-        0.02, "Nearest depth searched, in metres; sets the disparity range.", low=1e-4, high=1000.0, unit="m"
-    )
-    max_depth_m: float = param(0.3, "Farthest depth kept, in metres.", low=1e-4, high=1000.0, unit="m")
+    min_depth_m: float = derived(0.02, "scene.min_depth_m")
+    max_depth_m: float = derived(0.3, "scene.max_depth_m")
     block_size: int = param(5, "SGBM matching block size in pixels (odd).", low=1, high=31, unit="px")
     uniqueness_ratio: int = param(5, "SGBM uniqueness margin in percent.", low=0, high=100, unit="%")
     lr_max_diff_px: float = param(
@@ -199,20 +227,8 @@ class MatchingConfig:
         high=100.0,
         unit="px",
     )
-    min_depth_m: float = param(
-        0.02,
-        "Stereo matches nearer than this, in metres, are dropped (largest disparity).",
-        low=1e-4,
-        high=1000.0,
-        unit="m",
-    )
-    max_depth_m: float = param(
-        0.3,
-        "Stereo matches farther than this, in metres, are dropped (smallest positive disparity).",
-        low=1e-4,
-        high=1000.0,
-        unit="m",
-    )
+    min_depth_m: float = derived(0.02, "scene.min_depth_m")
+    max_depth_m: float = derived(0.3, "scene.max_depth_m")
     learned_weights_path: str = param(
         "", 'Torch file with {"disk": DISK state_dict, "lightglue": LightGlue state_dict} for method disk_lightglue.'
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from stereo_nerf_core.config_checks import check_declared, param, param_factory
+from stereo_nerf_core.config_checks import check_declared, derived, param, param_factory
 from stereo_nerf_core.config_checks import check_range as _check_range
 from stereo_nerf_core.errors import ConfigError
 
@@ -59,9 +59,8 @@ class EvaluationConfig:
     GROUP: ClassVar[str] = "evaluation"
 
     min_depth_m: float = param(0.001, "Ground-truth depths at or below this, in metres, are ignored.", unit="m")
-    max_depth_m: float = param(
-        0.3, "Depth cap in metres: ground truth beyond it is ignored, predictions are clipped to it.", unit="m"
-    )
+    max_depth_m: float = derived(0.3, "scene.max_depth_m")
+    """Depth cap in metres: ground truth beyond it is ignored, predictions are clipped to it."""
     median_scaling: bool = param(
         False, "Scale predictions by the median ratio before scoring (off: stereo depth is metric)."
     )

@@ -14,6 +14,20 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_BAG = REPO / "rosbags" / "sample_endoscope"
 SHARED_DATA = REPO.parent / "shared" / "data"
 CONFIG = REPO / "config" / "pipeline.yaml"
+"""The nodes' parameter file."""
+REPLAY_CONFIG = REPO / "config" / "replay.yaml"
+"""The offline replay's (names the nodes' file)."""
+SHIPPED_METHODS = "methods: [nearest_frame, stereo_prior, tsdf_fusion, nerf, sdf]"
+
+
+def replay_yaml_with(path: Path, shipped: str, replacement: str) -> Path:
+    """A copy of the shipped replay YAML at ``path`` with the text ``shipped`` (which must be in it) replaced, naming
+    the shipped nodes' file."""
+    text = REPLAY_CONFIG.read_text()
+    assert shipped in text, f"{shipped!r} is not in {REPLAY_CONFIG}"
+    text = text.replace(shipped, replacement).replace("nodes_parameters: pipeline.yaml", f"nodes_parameters: {CONFIG}")
+    path.write_text(text)
+    return path
 
 
 @pytest.fixture

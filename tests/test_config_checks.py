@@ -72,7 +72,7 @@ def test_every_pipeline_parameter_is_declared_and_the_real_groups_check_their_ra
     assert all(d.description.strip() for d in declarations.values())
     slop = declarations["sync.slop_s"]
     assert (slop.low, slop.high, slop.unit, slop.default) == (0.0, 1.0, "s", 0.005)
-    assert declarations["depth_prior.max_depth_m"].unit == "m"
+    assert declarations["scene.max_depth_m"].unit == "m"
     with pytest.raises(ConfigError, match=r"sync\.queue_size = 0 is out of range \[1, 10000\]"):
         SyncConfig(queue_size=0)
     with pytest.raises(ConfigError, match=r"depth_prior\.max_depth_m = 0\.01 is out of range \[0\.02, "):

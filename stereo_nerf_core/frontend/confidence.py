@@ -32,6 +32,7 @@ from stereo_nerf_core.frontend.masks import (
     reason_names,
     specular_mask,
 )
+from stereo_nerf_core.geometry.depth_maps import backproject
 
 F32 = NDArray[np.float32]
 
@@ -104,12 +105,8 @@ def multiview_error(
     """
     height, width = depth.shape
     K = np.asarray(K, np.float64)
-    u, v = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     z = np.where(np.isfinite(depth) & (depth > 0), depth, 0).astype(np.float32)
-    points = np.stack(
-        [(u - np.float32(K[0, 2])) / np.float32(K[0, 0]) * z, (v - np.float32(K[1, 2])) / np.float32(K[1, 1]) * z, z],
-        axis=-1,
-    )
+    points = backproject(z, K)
     errors = []
     for neighbour in neighbours:
         T = np.asarray(neighbour.T_neighbour_reference, np.float64)

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from stereo_nerf_core.config import MatchingConfig
 from stereo_nerf_core.frontend.errors import FrontendError
 from stereo_nerf_core.geometry.camera import StereoCalibration
+from stereo_nerf_core.geometry.depth_maps import backproject_points
 
 F32 = NDArray[np.float32]
 
@@ -561,9 +562,7 @@ def triangulate_stereo(
     keep = disparity > 0
     left_points = matches.points_left[keep].astype(np.float64)
     depth = calibration.fx * calibration.baseline_m / disparity[keep]
-    x = (left_points[:, 0] - K[0, 2]) / K[0, 0] * depth
-    y = (left_points[:, 1] - K[1, 2]) / K[1, 1] * depth
-    xyz = np.stack([x, y, depth], axis=1).astype(np.float32)
+    xyz = backproject_points(left_points, depth, K).astype(np.float32)
     rgb = np.zeros((len(xyz), 3), np.uint8)
     if left_image is not None:
         _check_image(left_image, "left image")

@@ -4,8 +4,8 @@ Each keyframe keeps features (outside instruments, where its stereo depth prior 
 their 3-D points in the keyframe's rectified left frame. Every new frame is tracked to the current
 keyframe -- pyramidal Lucas-Kanade from the keyframe with the previous frame's positions as the
 initial guess and a forward-backward check (``odometry.tracker: klt``), or SIFT matching (``sift``)
--- and its pose comes from PnP with RANSAC (``cv2.solvePnPRansac``) refined by Levenberg-Marquardt
-on the inliers (``cv2.solvePnPRefineLM``). The depth prior is metric, so the poses are too.
+-- and its pose comes from PnP with RANSAC refined by Levenberg-Marquardt on the inliers (both in
+:mod:`~stereo_nerf_core.frontend.feature_tracking`). The depth prior is metric, so the poses are too.
 
 A frame becomes the next keyframe when :class:`~stereo_nerf_core.frontend.keyframes.KeyframeSelector`
 says so (translation, rotation, overlap; never a blurred frame). A frame that cannot be tracked
@@ -24,10 +24,12 @@ from numpy.typing import ArrayLike, NDArray
 from stereo_nerf_core.config import KeyframeConfig, MatchingConfig, OdometryConfig
 from stereo_nerf_core.frontend.depth_prior import DepthPrior
 from stereo_nerf_core.frontend.errors import FrontendError
+from stereo_nerf_core.frontend.feature_tracking import sample_depth, solve_pnp, track_klt, track_sift
 from stereo_nerf_core.frontend.keyframes import KeyframeBuffer, KeyframeSelector
-from stereo_nerf_core.frontend.matching import detect_sift, match_descriptors
+from stereo_nerf_core.frontend.matching import detect_sift
 from stereo_nerf_core.geometry.camera import StereoCalibration
-from stereo_nerf_core.geometry.transforms import invert_se3, make_se3
+from stereo_nerf_core.geometry.depth_maps import backproject_points
+from stereo_nerf_core.geometry.transforms import invert_se3
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
@@ -97,24 +99,6 @@ def _grey(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
 
 
-def sample_depth(depth: NDArray[np.float32], points: F32, *, max_relative_step: float = 0.02) -> F32:
-    """Depth (N,) at sub-pixel ``points`` (N, 2): bilinear, 0 where any neighbour lacks depth or across an edge.
-
-    An edge is where the bilinear value and the nearest pixel's depth differ by more than
-    ``max_relative_step`` of the depth.
-    """
-    if len(points) == 0:
-        return np.zeros(0, np.float32)
-    x = points[:, 0].astype(np.float32).reshape(-1, 1)
-    y = points[:, 1].astype(np.float32).reshape(-1, 1)
-    valid = (depth > 0).astype(np.float32)
-    bilinear = cv2.remap(depth, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).ravel()
-    coverage = cv2.remap(valid, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).ravel()
-    nearest = cv2.remap(depth, x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT).ravel()
-    good = (coverage > 0.999) & (nearest > 0) & (np.abs(bilinear - nearest) <= max_relative_step * nearest)
-    return np.where(good, bilinear, 0).astype(np.float32)
-
-
 class StereoOdometry:
     """Frame-to-keyframe stereo visual odometry on the rectified left image (see the module docstring).
 
@@ -146,11 +130,6 @@ class StereoOdometry:
         self._guess: F32 = np.zeros((0, 2), np.float32)
         self._T_camera_keyframe: F64 = np.eye(4)
         self.frames = 0
-
-    @property
-    def window(self) -> tuple[int, int]:
-        """Lucas-Kanade window (w, h)."""
-        return (self.config.klt_window_px, self.config.klt_window_px)
 
     def track(
         self, left: NDArray[np.uint8], prior: DepthPrior, *, exclude: NDArray[np.bool_] | None = None
@@ -193,11 +172,15 @@ class StereoOdometry:
             return PendingFrame(index, grey, exclude, "first", 0, 0, float("nan"), 0.0, -1, "first")
         keyframe = self.keyframe
         if self.config.tracker == "klt":
-            keep, current = self._track_klt(keyframe, grey, exclude)
+            keep, current, self._guess = track_klt(
+                keyframe.image, keyframe.points_2d, self._guess, grey, exclude, self.config
+            )
         else:
-            keep, current = self._track_sift(keyframe, grey, exclude)
+            keep, current = track_sift(keyframe.descriptors, grey, exclude, self.config, self.matching_config)
         tracked = len(keep)
-        solved = self._solve(keyframe.points_3d[keep], current) if tracked >= max(self.config.min_inliers, 6) else None
+        solved = None
+        if tracked >= max(self.config.min_inliers, 6):
+            solved = solve_pnp(keyframe.points_3d[keep], current, self.K, self._T_camera_keyframe, self.config)
         inliers, error = (0, float("nan")) if solved is None else solved[1:]
         if solved is None or inliers < self.config.min_inliers or error > self.config.max_reprojection_px:
             return self._lost(index, grey, exclude, tracked, inliers=inliers, error=error)
@@ -347,10 +330,7 @@ class StereoOdometry:
         if int(good.sum()) < self.config.min_inliers:
             return False
         points, depth = points[good].astype(np.float32), depth[good].astype(np.float64)
-        K = self.K
-        xyz = np.stack(
-            [(points[:, 0] - K[0, 2]) / K[0, 0] * depth, (points[:, 1] - K[1, 2]) / K[1, 1] * depth, depth], axis=1
-        ).astype(np.float32)
+        xyz = backproject_points(points, depth, self.K).astype(np.float32)
         keyframe = Keyframe(
             frame_index=index,
             T_world_camera=self.pose.copy(),
@@ -364,103 +344,3 @@ class StereoOdometry:
         self._guess = points.copy()
         self._T_camera_keyframe = np.eye(4)
         return True
-
-    def _track_klt(
-        self,
-        keyframe: Keyframe,
-        grey: NDArray[np.uint8],
-        exclude: NDArray[np.bool_] | None,
-    ) -> tuple[NDArray[np.intp], F32]:
-        """Indices of the keyframe features tracked into ``grey`` and their positions (M, 2)."""
-        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
-        start = keyframe.points_2d.reshape(-1, 1, 2)
-        try:
-            forward, status, _ = cv2.calcOpticalFlowPyrLK(
-                keyframe.image,
-                grey,
-                start,
-                self._guess.reshape(-1, 1, 2).copy(),
-                winSize=self.window,
-                maxLevel=self.config.klt_levels,
-                criteria=criteria,
-                flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
-            )
-            ok = status.reshape(-1) == 1
-            if self.config.max_forward_backward_px > 0:
-                backward, back_status, _ = cv2.calcOpticalFlowPyrLK(
-                    grey,
-                    keyframe.image,
-                    forward,
-                    start.copy(),
-                    winSize=self.window,
-                    maxLevel=self.config.klt_levels,
-                    criteria=criteria,
-                    flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
-                )
-                drift = np.linalg.norm(backward.reshape(-1, 2) - keyframe.points_2d, axis=1)
-                ok &= (back_status.reshape(-1) == 1) & (drift <= self.config.max_forward_backward_px)
-        except cv2.error:
-            return np.zeros(0, np.intp), np.zeros((0, 2), np.float32)
-        points = forward.reshape(-1, 2).astype(np.float32)
-        height, width = grey.shape
-        ok &= np.all(np.isfinite(points), axis=1)
-        ok &= (points[:, 0] >= 0) & (points[:, 0] <= width - 1) & (points[:, 1] >= 0) & (points[:, 1] <= height - 1)
-        if exclude is not None and ok.any():
-            rows = np.clip(np.rint(points[:, 1]).astype(int), 0, height - 1)
-            columns = np.clip(np.rint(points[:, 0]).astype(int), 0, width - 1)
-            ok &= ~exclude[rows, columns]
-        self._guess = np.where(ok[:, None], points, self._guess).astype(np.float32)
-        keep = np.flatnonzero(ok)
-        return keep, points[keep]
-
-    def _track_sift(
-        self, keyframe: Keyframe, grey: NDArray[np.uint8], exclude: NDArray[np.bool_] | None
-    ) -> tuple[NDArray[np.intp], F32]:
-        features = detect_sift(
-            grey,
-            max_features=self.config.max_features,
-            contrast_threshold=self.matching_config.sift_contrast_threshold,
-            exclude=exclude,
-        )
-        assert keyframe.descriptors is not None
-        index_keyframe, index_current, _, _ = match_descriptors(
-            keyframe.descriptors,
-            features.descriptors,
-            ratio=self.matching_config.ratio,
-            mutual_check=self.matching_config.mutual_check,
-        )
-        return index_keyframe.astype(np.intp), features.keypoints[index_current]
-
-    def _solve(self, points_3d: F32, points_2d: F32) -> tuple[F64, int, float] | None:
-        """(T_camera_keyframe, inliers, mean inlier reprojection error) by PnP RANSAC + LM, or None."""
-        guess = self._T_camera_keyframe
-        rvec, _ = cv2.Rodrigues(guess[:3, :3])
-        tvec = guess[:3, 3].reshape(3, 1).copy()
-        object_points = points_3d.astype(np.float64).reshape(-1, 1, 3)
-        image_points = points_2d.astype(np.float64).reshape(-1, 1, 2)
-        try:
-            found, rvec, tvec, inliers = cv2.solvePnPRansac(
-                object_points,
-                image_points,
-                self.K,
-                None,
-                rvec,
-                tvec,
-                useExtrinsicGuess=True,
-                iterationsCount=self.config.ransac_iterations,
-                reprojectionError=self.config.ransac_reprojection_px,
-                confidence=0.999,
-                flags=cv2.SOLVEPNP_ITERATIVE,
-            )
-            if not found or inliers is None or len(inliers) < 4:
-                return None
-            chosen = inliers.reshape(-1)
-            rvec, tvec = cv2.solvePnPRefineLM(object_points[chosen], image_points[chosen], self.K, None, rvec, tvec)
-            projected, _ = cv2.projectPoints(object_points[chosen], rvec, tvec, self.K, None)
-        except cv2.error:
-            return None
-        errors = np.linalg.norm(projected.reshape(-1, 2) - image_points[chosen].reshape(-1, 2), axis=1)
-        if not np.all(np.isfinite(errors)) or not np.all(np.isfinite(tvec)):
-            return None
-        rotation, _ = cv2.Rodrigues(rvec)
-        return make_se3(rotation, tvec.reshape(3)), len(chosen), float(np.mean(errors))

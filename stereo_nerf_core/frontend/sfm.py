@@ -10,6 +10,7 @@ right images the poses are known only up to a similarity; :func:`align_reconstru
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -109,24 +110,15 @@ def run_sfm(
     level = pycolmap.logging.minloglevel
     pycolmap.logging.minloglevel = level if verbose else max(level, 1)  # warnings and errors only
     try:
-        if work_dir is not None:
-            Path(work_dir).mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            if work_dir is None:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="stereo_nerf_sfm_")))
+            else:
+                folder = Path(work_dir)
+                folder.mkdir(parents=True, exist_ok=True)
             return _run(
                 pycolmap,
-                Path(work_dir),
-                left_images,
-                right_images,
-                ids,
-                calibration,
-                max_features,
-                min_init_triangulation_deg,
-                num_threads,
-                seed,
-            )
-        with tempfile.TemporaryDirectory(prefix="stereo_nerf_sfm_") as folder:
-            return _run(
-                pycolmap,
-                Path(folder),
+                folder,
                 left_images,
                 right_images,
                 ids,

@@ -22,6 +22,17 @@ def backproject(depth: NDArray[np.floating], K: NDArray[np.float64]) -> NDArray[
     return np.stack([x, y, z], axis=2)
 
 
+def backproject_points(
+    pixels: NDArray[np.floating], depth: NDArray[np.floating], K: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Camera-frame points (N, 3) of pixel centres ``pixels`` (N, 2) at depth Z ``depth`` (N,) (zero skew; the
+    numpy twin of :func:`stereo_nerf_core.geometry.lie.backproject_pixels`)."""
+    z = np.asarray(depth, np.float64)
+    x = (pixels[:, 0] - K[0, 2]) / K[0, 0] * z
+    y = (pixels[:, 1] - K[1, 2]) / K[1, 1] * z
+    return np.stack([x, y, z], axis=1)
+
+
 def raw_point_map(depth: NDArray[np.floating], camera: PinholeCamera) -> NDArray[np.float32]:
     """Camera-frame points (H, W, 3) of a depth map on a raw (distorted) grid; NaN where depth is not > 0."""
     if depth.shape != (camera.height, camera.width):

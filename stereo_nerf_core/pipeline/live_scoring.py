@@ -23,9 +23,6 @@ from stereo_nerf_core.eval.trajectory import AbsoluteTrajectoryError, absolute_t
 from stereo_nerf_core.frontend.masks import specular_mask
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
-from stereo_nerf_core.io.bag import read_messages
-from stereo_nerf_core.pipeline.graph import BAG_TOPICS
-from stereo_nerf_core.pipeline.replay import OPTIONAL_TOPICS
 from stereo_nerf_core.spine.frames import FrameAssembler, StereoFrame
 from stereo_nerf_core.spine.stages import StereoDepthStage
 
@@ -53,10 +50,7 @@ def bag_truth(bag: Path | str, config: PipelineConfig, *, max_frames: int | None
     """The bag's first ``max_frames`` frames (all when None) with their ground truth, read as the replay reads."""
     assembler = FrameAssembler(config.sync, tracking=config.tracking)
     stage = StereoDepthStage(config.depth_prior)
-    messages = read_messages(bag, (*BAG_TOPICS, *OPTIONAL_TOPICS))
-    for frame in assembler.frames_from(messages):
-        if max_frames is not None and frame.index >= max_frames:
-            return
+    for frame in assembler.frames_from_bag(bag, max_frames=max_frames):
         calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
         yield _truth(frame, calibration, left, right)
 

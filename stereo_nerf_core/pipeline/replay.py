@@ -12,7 +12,6 @@ that breaks off part-way still writes every output for the frames processed so f
 
 from __future__ import annotations
 
-import itertools
 import sys
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from stereo_nerf_core.frontend.errors import FrontendError
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
 from stereo_nerf_core.io import topics
-from stereo_nerf_core.io.bag import bag_duration_s, bag_topics, read_messages, truncated_mcap_file
+from stereo_nerf_core.io.bag import bag_duration_s, bag_topics, truncated_mcap_file
 from stereo_nerf_core.io.errors import BagError
 from stereo_nerf_core.pipeline.errors import ReplayError
 from stereo_nerf_core.pipeline.evaluation import DepthScoreboard, EvaluatedFrame
@@ -45,13 +44,6 @@ from stereo_nerf_core.spine.poses import FramePose, PoseSource
 from stereo_nerf_core.spine.stages import StereoDepthStage
 
 REQUIRED_TOPICS = (topics.LEFT_IMAGE, topics.RIGHT_IMAGE, topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO)
-OPTIONAL_TOPICS = (
-    topics.LEFT_INSTRUMENT_MASK,
-    topics.GROUND_TRUTH_LEFT_DEPTH,
-    topics.GROUND_TRUTH_POSE,
-    topics.TF,
-    topics.TF_STATIC,
-)
 
 
 @dataclass
@@ -150,7 +142,7 @@ def run_replay(
     state.config = config
     state.methods = make_methods(config, state.timer)  # an unknown method name fails before anything runs
     state.rate, state.progress = rate, progress
-    available = check_bag(state.bag)
+    check_bag(state.bag)  # names a missing required topic before anything runs
     truncated = truncated_mcap_file(state.bag)
     if truncated is not None:
         state.notes.append(
@@ -161,16 +153,13 @@ def run_replay(
     state.out_dir.mkdir(parents=True, exist_ok=True)
     stage = StereoDepthStage(config.depth_prior)
     assembler = FrameAssembler(config.sync, tracking=config.tracking)
-    wanted = [topic for topic in (*REQUIRED_TOPICS, *OPTIONAL_TOPICS) if topic in available]
     state.total = min(counts[topics.LEFT_IMAGE], counts[topics.RIGHT_IMAGE])
     if max_frames is not None:
         state.total = min(state.total, max_frames)
     bar = tqdm(total=state.total, unit="pair", desc="replay", disable=not progress, dynamic_ncols=True)
     start = time.perf_counter()
     try:
-        frames: Iterator[StereoFrame] = assembler.frames_from(read_messages(state.bag, wanted))
-        if max_frames is not None:
-            frames = itertools.takewhile(lambda frame: frame.index < max_frames, frames)
+        frames: Iterator[StereoFrame] = assembler.frames_from_bag(state.bag, max_frames=max_frames)
         if rate is not None:
             frames = paced(frames, rate, state.dropped_by_rate)
         for frame in frames:

@@ -9,8 +9,9 @@ from ``tracking.pose_source``: "odometry" (stereo visual odometry on the prior),
 chain from ``tracking.world_frame`` to the camera, composed from /tf and /tf_static) or "ground_truth"
 (a PoseStamped topic, the bag's /ground_truth/pose); the latter two are the robot-provided poses,
 interpolated at the frame's stamp by :class:`~stereo_nerf_core.spine.robot_poses.RobotPoses`, which
-waits up to ``tracking.tf_timeout_s`` for one still to come. Keyframes are chosen by the odometry or,
-for external poses, by the same selector.
+waits up to ``tracking.tf_timeout_s`` for one still to come. The pose provider is the replay's,
+:class:`~stereo_nerf_core.spine.poses.PoseSource` (odometry in two halves here; keyframes among external
+poses by the odometry's selector).
 
 Outputs (stamped with the frame's stamp): ``~/pose`` (PoseStamped of the rectified left camera in
 ``world``), ``~/path`` (nav_msgs/Path of those poses), ``~/keyframe_pose`` (keyframes only) and,
@@ -29,10 +30,8 @@ from numpy.typing import NDArray
 
 from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.frontend.depth_prior import DepthPrior
-from stereo_nerf_core.frontend.keyframes import KeyframeSelector
 from stereo_nerf_core.frontend.masks import background_mask, specular_mask
-from stereo_nerf_core.frontend.odometry import PendingFrame, StereoOdometry, TrackingResult
-from stereo_nerf_core.geometry.camera import StereoCalibration
+from stereo_nerf_core.frontend.odometry import PendingFrame, TrackingResult
 from stereo_nerf_core.geometry.transforms import invert_se3, make_se3
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.messages import (
@@ -49,6 +48,7 @@ from stereo_nerf_core.pipeline import node_topics as names
 from stereo_nerf_core.pipeline.backpressure import RateGate
 from stereo_nerf_core.pipeline.errors import PipelineError
 from stereo_nerf_core.pipeline.node_stages import RectifiedCalibrations
+from stereo_nerf_core.spine.poses import PoseSource
 from stereo_nerf_core.spine.robot_poses import RobotPoses
 
 F64 = NDArray[np.float64]
@@ -96,9 +96,8 @@ class TrackerStage:
     def __init__(self, config: PipelineConfig, classes: MessageClasses) -> None:
         self.config = config
         self.classes = classes
-        self.source = config.tracking.pose_source
-        self.odometry: StereoOdometry | None = None
-        self.selector = KeyframeSelector(config.keyframes)
+        self.poses = PoseSource(config)
+        """The pose provider: odometry, or the robot's poses (:attr:`robot`) with their keyframes."""
         self.raw_frame_id = topics.LEFT_OPTICAL_FRAME
         self.T_raw_rect: F64 = np.eye(4)
         self.robot = RobotPoses(config.tracking)
@@ -164,16 +163,15 @@ class TrackerStage:
         (then call :meth:`finish`)."""
         stamp = stamp_ns(image_msg.header)
         left = image_to_rgb(image_msg, topic=topic_names[0])
-        if self.source != "odometry":
+        if self.poses.external:
             camera = self.robot.camera_frame(self.raw_frame_id)
             T_world_raw = self.robot.pose(stamp, camera, timeout_s=self.pose_timeout_s)
             if T_world_raw is None:
                 return self._outputs(stamp, None, False)
             T_world_rect = T_world_raw @ self.T_raw_rect
-            return self._outputs(stamp, T_world_rect, self.selector.consider(T_world_rect, image=left).is_keyframe)
+            return self._outputs(stamp, T_world_rect, self.poses.is_keyframe(T_world_rect, left))
         calibration = self.calibrations.get(left_info, right_info, topics_=(topic_names[1], topic_names[2]))
-        odometry = self._odometry(calibration)
-        step = odometry.track_image(left, exclude=specular_mask(left) | background_mask(left))
+        step = self.poses.track_image(calibration, left, exclude=specular_mask(left) | background_mask(left))
         if isinstance(step, PendingFrame):
             self.waiting = (stamp, step, calibration.fx * calibration.baseline_m)
             return None
@@ -183,7 +181,7 @@ class TrackerStage:
         self, prior: tuple[Any, Any] | None, *, topic_names: tuple[str, ...] = names.TRACKER_PRIOR_INPUTS
     ) -> dict:
         """Outputs of the frame :meth:`track` left waiting, with its prior messages (None: never came)."""
-        if self.waiting is None or self.odometry is None:
+        if self.waiting is None:
             raise PipelineError("tracker: finish() without a frame waiting for its prior")
         stamp, pending, fx_baseline = self.waiting
         self.waiting = None
@@ -194,7 +192,7 @@ class TrackerStage:
             converted = prior_from_images(depth, confidence, fx_baseline)
         else:
             self.priors_missing += 1
-        return self._result(stamp, self.odometry.finish(pending, converted))
+        return self._result(stamp, self.poses.finish(pending, converted))
 
     def process(
         self,
@@ -210,20 +208,6 @@ class TrackerStage:
         outputs = self.track(image_msg, left_info, right_info, topic_names=topic_names[2:])
         return self.finish((depth_msg, confidence_msg), topic_names=topic_names[:2]) if outputs is None else outputs
 
-    def _odometry(self, calibration: StereoCalibration) -> StereoOdometry:
-        if (
-            self.odometry is None
-            or self.odometry.calibration.size != calibration.size
-            or not np.allclose(self.odometry.calibration.K_rect, calibration.K_rect)
-        ):
-            self.odometry = StereoOdometry(
-                calibration,
-                config=self.config.odometry,
-                keyframe_config=self.config.keyframes,
-                matching_config=self.config.matching,
-            )
-        return self.odometry
-
     def _result(self, stamp: int, result: TrackingResult) -> dict[str, Any]:
         if result.tracking_lost:
             return self._outputs(stamp, None, False)
@@ -232,7 +216,7 @@ class TrackerStage:
     def _outputs(self, stamp: int, T_world_rect: F64 | None, is_keyframe: bool) -> dict[str, Any]:
         if T_world_rect is None:
             self.lost += 1
-            self.lost_reason = self.robot.last_error if self.source != "odometry" else "odometry lost track"
+            self.lost_reason = self.robot.last_error if self.poses.external else "odometry lost track"
             return {}
         self.tracked += 1
         classes, world = self.classes, self.config.tracking.world_frame
@@ -245,7 +229,7 @@ class TrackerStage:
         outputs[names.POSE] = pose
         if self.path_gate.due(stamp):
             outputs[names.PATH] = classes.Path(header=classes.header(stamp, world), poses=self.path.poses())
-        if self.source == "odometry" and classes.TFMessage is not None:
+        if not self.poses.external and classes.TFMessage is not None:
             T_world_raw = T_world_rect @ invert_se3(self.T_raw_rect)
             outputs[topics.TF] = make_tf(classes, [StampedTransform(stamp, world, self.raw_frame_id, T_world_raw)])
         return outputs

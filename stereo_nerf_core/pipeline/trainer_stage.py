@@ -31,7 +31,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,17 +38,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stereo_nerf_core.config import PipelineConfig
-from stereo_nerf_core.geometry.depth_maps import backproject
 from stereo_nerf_core.io import topics
-from stereo_nerf_core.io.messages import MessageClasses, array_to_image, image_to_array, image_to_rgb, pose_to_matrix
+from stereo_nerf_core.io.messages import MessageClasses, image_to_array, image_to_rgb, pose_to_matrix
 from stereo_nerf_core.io.messages import stamp_ns as header_ns
-from stereo_nerf_core.io.ros_conversions.marker import mesh_to_marker
-from stereo_nerf_core.io.ros_conversions.point_cloud import arrays_to_point_cloud
-from stereo_nerf_core.io.ros_conversions.trajectory import poses_to_path
 from stereo_nerf_core.pipeline import node_topics as names
 from stereo_nerf_core.pipeline.backpressure import RateGate
 from stereo_nerf_core.pipeline.errors import PipelineError
 from stereo_nerf_core.pipeline.node_stages import RectifiedCalibrations
+from stereo_nerf_core.pipeline.trainer_outputs import CachedFrame, mesh_marker, rendered_frame, scene_cloud
 
 if TYPE_CHECKING:
     from stereo_nerf_core.training.trainer import Trainer
@@ -57,29 +53,6 @@ if TYPE_CHECKING:
 F64 = NDArray[np.float64]
 OUTPUT_KINDS = ("render", "scene")
 """The trainer's periodic outputs: renders of the latest frame; the scene (cloud, refined path, mesh)."""
-
-
-@dataclass(frozen=True)
-class CachedFrame:
-    """One depth_prior frame, converted: what a keyframe or a render needs."""
-
-    stamp_ns: int
-    rgb: NDArray[np.uint8]
-    """(H, W, 3) rectified left image."""
-    depth: NDArray[np.float32]
-    """(H, W) metres, 0 where none."""
-    confidence: NDArray[np.float32]
-    valid: NDArray[np.bool_]
-    """(H, W) usable pixels (the mask image > 0)."""
-    K: F64
-    baseline_m: float
-
-
-def subsample(frame: CachedFrame, factor: int) -> tuple[F64, NDArray[np.float32], NDArray[np.float32]]:
-    """K, depth and confidence of every ``factor``-th pixel (pixel i' is pixel factor * i')."""
-    K = frame.K.copy()
-    K[:2] /= factor
-    return K, frame.depth[::factor, ::factor], frame.confidence[::factor, ::factor]
 
 
 def _load_lazy_libraries() -> None:
@@ -289,72 +262,27 @@ class TrainerStage:
         latest = self._latest_frame()
         if latest is None:
             return {}
-        stamp, T_world_camera, frame = latest
-        K, depth, confidence = subsample(frame, self.config.nodes.render_downscale)
-        height, width = depth.shape
-        view = self._model().render(K, T_world_camera, width, height, depth_prior=depth, confidence=confidence)
-        rendered = np.where(view.opacity > 0, view.depth, np.nan).astype(np.float32)
-        rgb = np.clip(np.rint(view.rgb * 255), 0, 255).astype(np.uint8)
-        frame_id = names.LEFT_RECT_OPTICAL_FRAME
-        return {
-            names.RENDERED_DEPTH: array_to_image(
-                self.classes, rendered, encoding="32FC1", stamp_ns=stamp, frame_id=frame_id
-            ),
-            names.RENDERED_IMAGE: array_to_image(self.classes, rgb, encoding="rgb8", stamp_ns=stamp, frame_id=frame_id),
-        }
+        _, T_world_camera, frame = latest
+        downscale = self.config.nodes.render_downscale
+        return rendered_frame(self._model(), self.classes, frame, T_world_camera, downscale=downscale)
 
     def cloud(self, stamp_ns: int) -> dict[str, Any]:
         """``~/cloud`` (world points of the newest keyframes' renders) and ``~/refined_path``."""
-        trainer = self._model()
         nodes = self.config.nodes
-        keyframes = trainer.buffer.snapshot()
-        poses = trainer.refined_poses()
-        points: list[NDArray[np.float32]] = []
-        colours: list[NDArray[np.uint8]] = []
-        for keyframe in keyframes[-nodes.cloud_keyframes :]:
-            K = keyframe.K.copy()
-            K[:2] /= nodes.cloud_downscale
-            depth = keyframe.depth[:: nodes.cloud_downscale, :: nodes.cloud_downscale]
-            confidence = keyframe.confidence[:: nodes.cloud_downscale, :: nodes.cloud_downscale]
-            T = poses.get(keyframe.index, keyframe.T_world_camera)
-            view = trainer.render(K, T, depth.shape[1], depth.shape[0], depth_prior=depth, confidence=confidence)
-            keep = (view.opacity >= nodes.cloud_min_opacity) & (view.depth > 0)
-            local = backproject(view.depth, K)[keep].astype(np.float64)
-            points.append((local @ T[:3, :3].T + T[:3, 3]).astype(np.float32))
-            colours.append(np.clip(np.rint(view.rgb[keep] * 255), 0, 255).astype(np.uint8))
-        xyz = np.concatenate(points) if points else np.zeros((0, 3), np.float32)
-        rgb = np.concatenate(colours) if colours else np.zeros((0, 3), np.uint8)
-        world = self.world_frame
-        ordered = sorted(keyframes, key=lambda k: k.index)
-        return {
-            names.CLOUD: arrays_to_point_cloud(self.classes, xyz, rgb, stamp_ns=stamp_ns, frame_id=world),
-            names.REFINED_PATH: poses_to_path(
-                self.classes,
-                [k.stamp_ns for k in ordered],
-                [poses.get(k.index, k.T_world_camera) for k in ordered],
-                stamp_ns=stamp_ns,
-                frame_id=world,
-            ),
-        }
+        return scene_cloud(self._model(), self.classes, nodes, stamp_ns=stamp_ns, world_frame=self.world_frame)
 
     def mesh_marker(self, stamp_ns: int) -> Any | None:
-        """``~/mesh`` of the current field, or None while the field has no surface yet."""
+        """``~/mesh`` of the current field, or None while the field has no surface yet (the reason is kept)."""
         from stereo_nerf_core.training.errors import TrainingError
-        from stereo_nerf_core.training.export import extract_mesh
 
+        resolution = self.config.nodes.mesh_resolution
         try:
-            mesh = extract_mesh(self._model(), resolution=self.config.nodes.mesh_resolution)
+            return mesh_marker(
+                self._model(), self.classes, resolution=resolution, stamp_ns=stamp_ns, world_frame=self.world_frame
+            )
         except TrainingError as error:
             self.outputs_skipped[names.MESH] = str(error)
             return None
-        return mesh_to_marker(
-            self.classes,
-            np.asarray(mesh.vertices),
-            np.asarray(mesh.triangles),
-            np.asarray(mesh.vertex_colors) if mesh.has_vertex_colors() else None,
-            stamp_ns=stamp_ns,
-            frame_id=self.world_frame,
-        )
 
     # -- services ------------------------------------------------------------------------------
     def save_checkpoint(self, path: Path | str) -> Path:

@@ -11,9 +11,11 @@ Unusable messages are counted and described, never fatal: a running replay keeps
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,7 @@ from stereo_nerf_core.config import SyncConfig, TrackingConfig
 from stereo_nerf_core.frontend.sync import ApproximateTimeSync, Side, StampedPair
 from stereo_nerf_core.geometry.camera import RectifiedView
 from stereo_nerf_core.io import topics
-from stereo_nerf_core.io.bag import BagMessage
+from stereo_nerf_core.io.bag import BagMessage, read_messages
 from stereo_nerf_core.io.errors import MessageError
 from stereo_nerf_core.io.messages import (
     camera_info_to_view,
@@ -35,6 +37,18 @@ from stereo_nerf_core.io.messages import (
 )
 from stereo_nerf_core.spine.robot_poses import RobotPoses
 
+FRAME_TOPICS = (
+    topics.LEFT_IMAGE,
+    topics.RIGHT_IMAGE,
+    topics.LEFT_CAMERA_INFO,
+    topics.RIGHT_CAMERA_INFO,
+    topics.LEFT_INSTRUMENT_MASK,
+    topics.GROUND_TRUTH_LEFT_DEPTH,
+    topics.GROUND_TRUTH_POSE,
+    topics.TF,
+    topics.TF_STATIC,
+)
+"""Every topic :class:`FrameAssembler` reads (a bag may lack all but the images and camera_infos)."""
 STAMP_TOLERANCE_NS = 1_000_000
 """Side data (mask, depth, pose) is matched to a left image within 1 ms."""
 
@@ -122,6 +136,12 @@ class FrameAssembler:
             yield from self.release(message.log_time_ns)
         self.sync.flush()
         yield from self.release(None)
+
+    def frames_from_bag(self, bag: Path | str, *, max_frames: int | None = None) -> Iterator[StereoFrame]:
+        """The first ``max_frames`` frames (all when None) of a bag, from the topics it has of
+        :data:`FRAME_TOPICS`; a message that cannot be read raises BagError after the frames before it."""
+        frames = self.frames_from(read_messages(bag, FRAME_TOPICS))
+        return frames if max_frames is None else itertools.takewhile(lambda frame: frame.index < max_frames, frames)
 
     def accept(self, message: BagMessage) -> None:
         """Take one message; conversion problems are counted in :attr:`report`."""

@@ -1,8 +1,14 @@
-"""Where each frame's camera pose comes from: stereo odometry, /tf (the robot), or ground truth.
+"""The one pose provider: each frame's camera pose from stereo odometry, /tf (the robot) or ground truth.
 
 ``tracking.pose_source``: "odometry" (default: the live pipeline's own stereo visual odometry),
 "tf" (world -> left optical frame on /tf, e.g. robot kinematics) or "ground_truth" (the bag's
-/ground_truth/pose, an oracle for experiments). Poses are of the rectified left camera.
+/ground_truth/pose, an oracle for experiments). Poses are of the rectified left camera. External poses
+(tf, ground truth) are looked up by :class:`~stereo_nerf_core.spine.robot_poses.RobotPoses`; keyframes among
+them are chosen by the same selector the odometry uses.
+
+The offline replay asks for a frame's pose in one call (:meth:`PoseSource.pose`: the frame carries its robot
+poses and its prior is at hand); the live tracker in two (:meth:`PoseSource.track_image` as soon as the image
+is in, then :meth:`PoseSource.finish` with the depth prior for a would-be keyframe).
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from numpy.typing import NDArray
 
 from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.frontend.depth_prior import DepthPrior
-from stereo_nerf_core.frontend.odometry import StereoOdometry, TrackingResult
+from stereo_nerf_core.frontend.errors import FrontendError
+from stereo_nerf_core.frontend.keyframes import KeyframeSelector
+from stereo_nerf_core.frontend.odometry import PendingFrame, StereoOdometry, TrackingResult
 from stereo_nerf_core.geometry.camera import StereoCalibration
 from stereo_nerf_core.spine.frames import StereoFrame
 
@@ -34,13 +42,20 @@ class FramePose:
 
 
 class PoseSource:
-    """Gives each processed frame its pose according to ``tracking.pose_source``."""
+    """Gives each frame its pose according to ``tracking.pose_source`` (see the module docstring)."""
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
         self.source = config.tracking.pose_source
         self.odometry: StereoOdometry | None = None
+        self.selector = KeyframeSelector(config.keyframes)
+        """Keyframes among external poses (the odometry has its own, with the same rule)."""
         self.lost = 0
+
+    @property
+    def external(self) -> bool:
+        """Whether poses come from the robot (tf or ground truth), not from the odometry."""
+        return self.source != "odometry"
 
     def pose(
         self,
@@ -57,15 +72,40 @@ class PoseSource:
         if self.source == "tf":
             from_tf = None if frame.T_world_left is None else frame.T_world_left @ calibration.T_raw_rect
             return FramePose(from_tf, truth, None)
-        if self.odometry is None or self.odometry.calibration is not calibration:
+        result = self.odometry_for(calibration).track(left, prior, exclude=instrument)
+        if result.tracking_lost:
+            self.lost += 1
+            return FramePose(None, truth, result)
+        return FramePose(result.T_world_camera, truth, result)
+
+    def is_keyframe(self, T_world_camera: F64, left: NDArray[np.uint8]) -> bool:
+        """Whether an external pose's frame (``left`` image) becomes a keyframe."""
+        return self.selector.consider(T_world_camera, image=left).is_keyframe
+
+    def track_image(
+        self, calibration: StereoCalibration, left: NDArray[np.uint8], exclude: NDArray[np.bool_]
+    ) -> TrackingResult | PendingFrame:
+        """Odometry from the image alone; a :class:`PendingFrame` when it would become a keyframe and needs its
+        depth prior (then :meth:`finish`)."""
+        return self.odometry_for(calibration).track_image(left, exclude=exclude)
+
+    def finish(self, pending: PendingFrame, prior: DepthPrior | None) -> TrackingResult:
+        """The pose of the frame :meth:`track_image` left pending, with its prior (None: it never came)."""
+        if self.odometry is None:
+            raise FrontendError("finish() without a frame pending: call track_image() first")
+        return self.odometry.finish(pending, prior)
+
+    def odometry_for(self, calibration: StereoCalibration) -> StereoOdometry:
+        """The odometry of ``calibration`` (a new one, starting over, when the rectified camera changes)."""
+        if (
+            self.odometry is None
+            or self.odometry.calibration.size != calibration.size
+            or not np.allclose(self.odometry.calibration.K_rect, calibration.K_rect)
+        ):
             self.odometry = StereoOdometry(
                 calibration,
                 config=self.config.odometry,
                 keyframe_config=self.config.keyframes,
                 matching_config=self.config.matching,
             )
-        result = self.odometry.track(left, prior, exclude=instrument)
-        if result.tracking_lost:
-            self.lost += 1
-            return FramePose(None, truth, result)
-        return FramePose(result.T_world_camera, truth, result)
+        return self.odometry

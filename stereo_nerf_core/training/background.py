@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from stereo_nerf_core.training.errors import TrainingError
 
@@ -72,3 +73,37 @@ class BackgroundLoop:
                 self.steps += 1
         except BaseException as error:  # handed to stop()
             self._error = error
+
+
+class RendersFirst:
+    """One re-entrant lock over a model, where renders go before background work (training steps, mesh chunks).
+
+    A plain lock is not fair: the training thread would take it back after every step and starve the renders.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        """Held during every step, render, refinement round and checkpoint."""
+        self._renders_waiting = 0
+        self._renders_done = threading.Condition()
+
+    @contextlib.contextmanager
+    def render(self) -> Iterator[None]:
+        """The model for a render, before any background work waiting for it."""
+        with self._renders_done:
+            self._renders_waiting += 1
+        try:
+            with self.lock:
+                yield
+        finally:
+            with self._renders_done:
+                self._renders_waiting -= 1
+                self._renders_done.notify_all()
+
+    @contextlib.contextmanager
+    def background(self) -> Iterator[None]:
+        """The model for one slice of background work, once no render waits for it."""
+        with self._renders_done:
+            self._renders_done.wait_for(lambda: self._renders_waiting == 0)
+        with self.lock:
+            yield

@@ -18,25 +18,11 @@ from numpy.typing import NDArray
 from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.eval.specular import specular_mask
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
-from stereo_nerf_core.io import topics
-from stereo_nerf_core.io.bag import read_messages
 from stereo_nerf_core.spine.frames import FrameAssembler, StereoFrame
 from stereo_nerf_core.spine.stages import StereoDepthStage
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframe_factory import make_keyframe, shrink_mask, shrink_truth
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
-
-BAG_TOPICS = (
-    topics.LEFT_IMAGE,
-    topics.RIGHT_IMAGE,
-    topics.LEFT_CAMERA_INFO,
-    topics.RIGHT_CAMERA_INFO,
-    topics.LEFT_INSTRUMENT_MASK,
-    topics.GROUND_TRUTH_LEFT_DEPTH,
-    topics.GROUND_TRUTH_POSE,
-    topics.TF,
-    topics.TF_STATIC,
-)
 
 
 @dataclass(frozen=True)
@@ -65,9 +51,7 @@ def keyframes_from_bag(
     stage = StereoDepthStage(config.depth_prior)
     assembler = FrameAssembler(config.sync, tracking=config.tracking)
     result: list[BagKeyframe] = []
-    for frame in assembler.frames_from(read_messages(bag, BAG_TOPICS)):
-        if max_frames is not None and frame.index >= max_frames:
-            break
+    for frame in assembler.frames_from_bag(bag, max_frames=max_frames):
         if frame.index % every or frame.T_world_left_truth is None:
             continue
         result.append(bag_keyframe(stage, frame, downscale=downscale, binocular=binocular))

@@ -27,12 +27,12 @@ import torch
 from numpy.typing import NDArray
 from skimage.measure import marching_cubes
 
-from stereo_nerf_core.geometry.depth_maps import backproject
 from stereo_nerf_core.models.base import Model
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.poses import pose_error
 from stereo_nerf_core.training.trainer import RenderedView, Trainer
+from stereo_nerf_core.training.views import world_points
 
 if TYPE_CHECKING:
     import open3d as o3d
@@ -61,11 +61,10 @@ def cloud_from_renders(
     points, colours = [], []
     for keyframe in keyframes:
         view = trainer.render_keyframe(keyframe, guided=guided)
-        keep = (view.opacity >= min_opacity) & (view.depth > 0)
-        local = backproject(view.depth, keyframe.K)[keep].astype(np.float64)
         T = poses.get(keyframe.index, keyframe.T_world_camera)
-        points.append(local @ T[:3, :3].T + T[:3, 3])
-        colours.append(view.rgb[keep].astype(np.float64))
+        world, colour = world_points(view, keyframe.K, T, min_opacity=min_opacity)
+        points.append(world)
+        colours.append(colour.astype(np.float64))
     return _cloud(np.concatenate(points) if points else np.zeros((0, 3)), np.concatenate(colours) if colours else None)
 
 

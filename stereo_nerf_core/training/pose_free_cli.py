@@ -37,12 +37,16 @@ def add_pose_free_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("bag", type=Path, help="rosbag2 folder (or .mcap / .db3 file)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    parser.add_argument("--config", type=Path, default=Path("config/pipeline.yaml"), help="pipeline YAML")
+    parser.add_argument(
+        "--config", type=Path, default=Path("config/replay.yaml"), help="replay YAML (names the nodes' pipeline.yaml)"
+    )
     parser.add_argument("--every", type=int, default=1, help="use every N-th stereo pair (default 1)")
     parser.add_argument("--downscale", type=int, default=1, help="shrink images by this integer factor (default 1)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many pairs")
     parser.add_argument(
-        "--init", choices=("identity", "odometry"), default=None,
+        "--init",
+        choices=("identity", "odometry"),
+        default=None,
         help="start poses: identity, or the bag's /tf (odometry / kinematics); default pose_free.initial_poses",
     )
     parser.add_argument("--iterations", type=int, default=None, help="stage-1 iterations (pose_free.iterations)")
@@ -64,8 +68,9 @@ def _pose_free(args: argparse.Namespace) -> int:
     pose_free = dataclasses.replace(config.pose_free, **{k: v for k, v in overrides.items() if v is not None})
     config = dataclasses.replace(config, pose_free=pose_free)
     start = time.perf_counter()
-    data = keyframes_for_pose_free(args.bag, config, every=args.every, downscale=args.downscale,
-                                   max_frames=args.max_frames)
+    data = keyframes_for_pose_free(
+        args.bag, config, every=args.every, downscale=args.downscale, max_frames=args.max_frames
+    )
     loaded = time.perf_counter()
     run = run_pose_free([item.keyframe for item in data.frames], pose_free, config.trainer, device=args.device)
     done = time.perf_counter()
@@ -97,7 +102,9 @@ def _pose_free(args: argparse.Namespace) -> int:
         }
     if run.trainer is not None:
         metrics["views"] = view_scores(
-            run.trainer, run.keyframes, [item.ground_truth_depth for item in data.frames],
+            run.trainer,
+            run.keyframes,
+            [item.ground_truth_depth for item in data.frames],
             [item.tissue for item in data.frames],
         )
         run.trainer.save(args.out / "model.pt")

@@ -26,10 +26,9 @@ from stereo_nerf_core.config import PipelineConfig, PoseFreeConfig, TrainerConfi
 from stereo_nerf_core.eval.depth_metrics import DepthErrorAccumulator
 from stereo_nerf_core.eval.image_metrics import psnr
 from stereo_nerf_core.eval.trajectory import absolute_trajectory_error, relative_pose_error
-from stereo_nerf_core.io.bag import read_messages
 from stereo_nerf_core.spine.frames import FrameAssembler
 from stereo_nerf_core.spine.stages import StereoDepthStage
-from stereo_nerf_core.training.bag_keyframes import BAG_TOPICS, BagKeyframe, bag_keyframe
+from stereo_nerf_core.training.bag_keyframes import BagKeyframe, bag_keyframe
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.pose_free import PriorAlignment, align_priors
@@ -82,7 +81,7 @@ def keyframes_for_pose_free(
     use_tf = config.pose_free.initial_poses == "odometry"
     frames: list[BagKeyframe] = []
     truth: list[Float | None] = []
-    for frame in FrameAssembler(config.sync, tracking=config.tracking).frames_from(read_messages(bag, BAG_TOPICS)):
+    for frame in FrameAssembler(config.sync, tracking=config.tracking).frames_from_bag(bag):
         if max_frames is not None and frame.index >= max_frames:
             break
         if frame.index % every:

@@ -45,6 +45,17 @@ class PoseCorrections(nn.Module):
         self.xi[key] = parameter
         return parameter
 
+    def register_all(
+        self, indices: list[int], optimizer: torch.optim.Optimizer, *, lr: float, device: torch.device
+    ) -> None:
+        """:meth:`register` keyframes ``indices``, each new correction (on ``device``) into ``optimizer`` as a
+        "pose" group."""
+        for index in indices:
+            parameter = self.register(index)
+            if parameter is not None:
+                parameter.data = parameter.data.to(device)
+                optimizer.add_param_group({"params": [parameter], "lr": lr, "initial_lr": lr, "name": "pose"})
+
     def indices(self) -> list[int]:
         """Keyframe indices with a correction, in registration order."""
         return [int(key) for key in self.xi]

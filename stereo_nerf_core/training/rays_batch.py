@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from stereo_nerf_core.config import TrainerConfig
 from stereo_nerf_core.render.rays import RayBundle
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
@@ -37,6 +38,19 @@ class BatchOptions:
     binocular: bool
     patches: int = 0
     patch_px: int = 8
+
+    @classmethod
+    def of(cls, config: TrainerConfig) -> BatchOptions:
+        """The options of a trainer config (SSIM patches only when ``ssim_weight`` > 0)."""
+        return cls(
+            rays=config.rays_per_batch,
+            mask_guide_sample_rate=config.mask_guide_sample_rate,
+            recency_share=config.recency_share,
+            recency_window=config.recency_window,
+            binocular=config.binocular,
+            patches=config.ssim_patches if config.ssim_weight > 0 else 0,
+            patch_px=config.ssim_patch_px,
+        )
 
 
 @dataclass(frozen=True)
@@ -260,3 +274,17 @@ def batch_rays(
     length = torch.linalg.norm(camera_dirs, dim=1)
     directions = torch.einsum("nij,nj->ni", rotation, camera_dirs / length[:, None])
     return RayBundle(origins=origin, directions=directions, z_per_distance=1.0 / length)
+
+
+def keyframe_rays(
+    batch: RayBatch, keyframes: Sequence[TrainingKeyframe], T_world_left: torch.Tensor, times_s: torch.Tensor | None
+) -> tuple[RayBundle, torch.Tensor]:
+    """(:func:`batch_rays` of ``keyframes`` with their poses (S, 4, 4), each ray carrying its keyframe's time when
+    ``times_s`` (S,) is given; the keyframes' intrinsics (S, 3, 3) on the poses' device)."""
+    device = T_world_left.device
+    K = torch.tensor(np.stack([k.K for k in keyframes]), dtype=torch.float32, device=device)
+    baselines = torch.tensor([k.baseline_m or 0.0 for k in keyframes], device=device)
+    rays = batch_rays(batch, K, T_world_left, baselines)
+    if times_s is not None:
+        rays.times = times_s[batch.slot]
+    return rays, K

@@ -8,6 +8,8 @@ other pixel keeps its prior exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+
 import numpy as np
 import torch
 
@@ -59,3 +61,21 @@ def refine_keyframe_depth(
     new_depth[rows[accept], columns[accept]] = depth[accept]
     new_confidence[rows[accept], columns[accept]] = config.depth_refine_confidence
     return keyframe.with_prior(new_depth, new_confidence), int(accept.sum())
+
+
+@torch.no_grad()
+def refine_keyframes(
+    network: RadianceCallbacks,
+    keyframes: Sequence[TrainingKeyframe],
+    poses: torch.Tensor,
+    sampling: SamplingConfig,
+    config: TrainerConfig,
+    *,
+    time_of: Callable[[int], float],
+) -> Iterator[tuple[TrainingKeyframe, int]]:
+    """One refinement round: (each keyframe with its refined prior, pixels replaced); ``poses`` (S, 4, 4) are the
+    keyframes' (refined) poses, ``time_of(stamp_ns)`` their time for time-conditioned models."""
+    for keyframe, pose in zip(keyframes, poses, strict=True):
+        yield refine_keyframe_depth(
+            network, keyframe, pose, sampling, config, chunk=config.render_chunk, time_s=time_of(keyframe.stamp_ns)
+        )

@@ -57,6 +57,8 @@ def add_train_self_supervised_parser(subparsers: argparse._SubParsersAction) -> 
     parser.add_argument("--budget-s", type=float, default=300.0, help="training time in seconds (default 300)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     parser.add_argument("--max-frames", type=int, default=None, help="use the first this many pairs")
-    parser.add_argument("--config", type=Path, default=Path("config/pipeline.yaml"), help="pipeline YAML")
+    parser.add_argument(
+        "--config", type=Path, default=Path("config/replay.yaml"), help="replay YAML (names the nodes' pipeline.yaml)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     parser.set_defaults(handler=_train)

@@ -17,21 +17,9 @@ from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.frontend.errors import FrontendError
 from stereo_nerf_core.frontend.self_supervised.training import OnlineDepthTrainer, StreamFrame
 from stereo_nerf_core.io import topics
-from stereo_nerf_core.io.bag import read_messages
 from stereo_nerf_core.spine.frames import FrameAssembler
 from stereo_nerf_core.spine.poses import PoseSource
 from stereo_nerf_core.spine.stages import StereoDepthStage
-
-STREAM_TOPICS = (
-    topics.LEFT_IMAGE,
-    topics.RIGHT_IMAGE,
-    topics.LEFT_CAMERA_INFO,
-    topics.RIGHT_CAMERA_INFO,
-    topics.LEFT_INSTRUMENT_MASK,
-    topics.GROUND_TRUTH_POSE,
-    topics.TF,
-    topics.TF_STATIC,
-)
 
 
 def stream_frames(bag: Path | str, config: PipelineConfig, *, max_frames: int | None = None) -> Iterator[StreamFrame]:
@@ -43,7 +31,7 @@ def stream_frames(bag: Path | str, config: PipelineConfig, *, max_frames: int | 
         poses = PoseSource(
             dataclasses.replace(config, tracking=dataclasses.replace(config.tracking, pose_source=source_name))
         )
-    for frame in FrameAssembler(config.sync, tracking=config.tracking).frames_from(read_messages(bag, STREAM_TOPICS)):
+    for frame in FrameAssembler(config.sync, tracking=config.tracking).frames_from_bag(bag):
         if max_frames is not None and frame.index >= max_frames:
             break
         calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)

@@ -1,4 +1,5 @@
-"""What a trainer builds once it has keyframes: the field, its sampling configuration and the optimiser.
+"""What a trainer builds once it has keyframes (:func:`build_scene`): the scene box, the model, its sampling and
+the occupancy grid.
 
 Defaults derived from the scene (each can be overridden by passing the config explicitly):
 
@@ -17,9 +18,10 @@ Defaults derived from the scene (each can be overridden by passing the config ex
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
 from stereo_nerf_core.config import TrainerConfig
@@ -28,12 +30,14 @@ from stereo_nerf_core.fields.nerf_field import NerfFieldConfig
 from stereo_nerf_core.fields.sdf_field import SdfFieldConfig
 from stereo_nerf_core.fields.space_time import SpaceTimeConfig
 from stereo_nerf_core.geometry.depth_maps import backproject
+from stereo_nerf_core.models.base import Model
 from stereo_nerf_core.models.deformable import DeformableFieldConfig
-from stereo_nerf_core.models.registry import model_class
+from stereo_nerf_core.models.registry import build_model, model_class
+from stereo_nerf_core.render.occupancy import OccupancyGrid
 from stereo_nerf_core.render.renderer import SamplingConfig
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
-from stereo_nerf_core.training.scene_bounds import SceneBounds
+from stereo_nerf_core.training.scene_bounds import SceneBounds, bounds_from_keyframes
 
 FieldConfig = NerfFieldConfig | SdfFieldConfig | DeformableFieldConfig
 ONE_DIRECTION = 0.97
@@ -164,3 +168,55 @@ def _canonical_config(
 
 def _triple(values: NDArray[np.float64]) -> tuple[float, float, float]:
     return (float(values[0]), float(values[1]), float(values[2]))
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What a trainer builds from its first keyframes (on the CPU; the trainer moves it to its device)."""
+
+    bounds: SceneBounds
+    field_config: FieldConfig
+    model: Model
+    """Initialised for ``sampling`` (an SDF's plane or sphere), before any training."""
+    sampling: SamplingConfig
+    """Training rays and prior-guided renders."""
+    render_sampling: SamplingConfig
+    """Renders without a prior: ``coarse_samples`` uniform, then importance samples (or marching)."""
+    occupancy: OccupancyGrid | None
+    """Grid of prior-less rays (``occupancy_resolution`` > 0), measured while training."""
+    translation_scale: float
+    """Unit of the pose corrections' translation (:func:`pose_translation_scale`)."""
+
+
+def build_scene(
+    keyframes: Sequence[TrainingKeyframe],
+    config: TrainerConfig,
+    *,
+    bounds: SceneBounds | None = None,
+    sampling: SamplingConfig | None = None,
+    field_config: FieldConfig | None = None,
+) -> Scene:
+    """The model ``config.mode`` fitted to ``keyframes``; ``bounds``, ``sampling`` and ``field_config`` replace what
+    would be derived from them."""
+    if bounds is None:
+        bounds = bounds_from_keyframes(keyframes, padding=config.bounds_padding, seed=config.seed)
+    marching = {"march_candidates": config.march_candidates, "march_max_samples": config.march_max_samples}
+    training = replace(scene_sampling(bounds, keyframes, config, sampling), **marching)
+    unguided = training if sampling is not None else replace(training, uniform_count=config.coarse_samples)
+    occupancy = None
+    if config.occupancy_resolution:
+        low, high = (torch.tensor(v, dtype=torch.float32) for v in (bounds.minimum, bounds.maximum))
+        occupancy = OccupancyGrid(
+            low, high, resolution=config.occupancy_resolution, threshold=config.occupancy_threshold
+        )
+    if field_config is None:
+        field_config = default_field_config(config, bounds, keyframes)
+    model = build_model(
+        config.mode,
+        field_config,
+        bounds_min=bounds.minimum.tolist(),
+        bounds_max=bounds.maximum.tolist(),
+        seed=config.seed,
+    )
+    model.initialise(training)
+    return Scene(bounds, field_config, model, training, unguided, occupancy, pose_translation_scale(bounds, keyframes))

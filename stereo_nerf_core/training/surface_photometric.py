@@ -14,7 +14,29 @@ import torch
 from torch import Tensor
 
 from stereo_nerf_core.training.errors import TrainingError
+from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.rays_batch import LEFT, RayBatch
+
+
+class KeyframeImages:
+    """The left colours the loss samples, on the device, kept per keyframe object while it is buffered."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._cache: dict[int, tuple[TrainingKeyframe, Tensor]] = {}
+
+    def __call__(self, keyframes: tuple[TrainingKeyframe, ...]) -> Tensor:
+        """(S, 3, H, W) left colours in [0, 1] of ``keyframes``; keyframes no longer given are forgotten."""
+        images = []
+        for keyframe in keyframes:
+            cached = self._cache.get(keyframe.index)
+            if cached is None or cached[0] is not keyframe:
+                tensor = torch.from_numpy(keyframe.rgb).to(self.device).permute(2, 0, 1).float() / 255.0
+                cached = self._cache[keyframe.index] = (keyframe, tensor)
+            images.append(cached[1])
+        for index in set(self._cache) - {k.index for k in keyframes}:
+            del self._cache[index]
+        return torch.stack(images)
 
 
 def neighbour_slots(count: int, device: torch.device) -> Tensor:
@@ -27,9 +49,7 @@ def neighbour_slots(count: int, device: torch.device) -> Tensor:
     return slots
 
 
-def surface_photometric_loss(
-    batch: RayBatch, depth: Tensor, poses: Tensor, K: Tensor, images: Tensor
-) -> Tensor:
+def surface_photometric_loss(batch: RayBatch, depth: Tensor, poses: Tensor, K: Tensor, images: Tensor) -> Tensor:
     """Mean L1 colour difference (see the module docstring); 0 when no ray qualifies.
 
     ``depth`` (N,) rendered Z in metres of the batch's rays, ``poses`` (S, 4, 4) ``T_world_camera``

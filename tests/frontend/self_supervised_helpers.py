@@ -11,10 +11,8 @@ from stereo_nerf_core.config import PipelineConfig
 from stereo_nerf_core.eval.specular import specular_mask
 from stereo_nerf_core.frontend.self_supervised.training import StreamFrame
 from stereo_nerf_core.geometry.depth_maps import rectify_left_depth
-from stereo_nerf_core.io.bag import read_messages
 from stereo_nerf_core.spine.frames import FrameAssembler
 from stereo_nerf_core.spine.stages import StereoDepthStage
-from stereo_nerf_core.training.bag_keyframes import BAG_TOPICS
 from tests.conftest import SAMPLE_BAG
 
 
@@ -34,7 +32,7 @@ def sample_truth_frames(count: int) -> list[TruthFrame]:
     config = PipelineConfig()
     stage = StereoDepthStage(config.depth_prior)
     result = []
-    for raw in FrameAssembler(config.sync).frames_from(read_messages(SAMPLE_BAG, BAG_TOPICS)):
+    for raw in FrameAssembler(config.sync).frames_from_bag(SAMPLE_BAG):
         if raw.index >= count:
             break
         assert raw.ground_truth_depth is not None and raw.T_world_left_truth is not None

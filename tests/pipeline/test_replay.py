@@ -20,11 +20,11 @@ from stereo_nerf_core.pipeline.replay import ReplaySummary, run_replay
 from stereo_nerf_core.synthetic.config import preset
 from stereo_nerf_core.synthetic.scene import true_surface_mesh
 from stereo_nerf_core.synthetic.world import build_world
-from tests.conftest import CONFIG, SAMPLE_BAG
+from tests.conftest import REPLAY_CONFIG, SAMPLE_BAG
 
 
 def front_end_config() -> PipelineConfig:
-    config = load_config(CONFIG)
+    config = load_config(REPLAY_CONFIG)
     return replace(config, replay=replace(config.replay, methods=["stereo_prior", "tsdf_fusion"]))
 
 

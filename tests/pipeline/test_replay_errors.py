@@ -26,13 +26,13 @@ from stereo_nerf_core.pipeline.replay import run_replay
 from stereo_nerf_core.pipeline.trainer_method import TrainerMethod
 from stereo_nerf_core.synthetic.config import preset
 from stereo_nerf_core.synthetic.recorder import record_synthetic_bag
-from tests.conftest import CONFIG, SAMPLE_BAG
+from tests.conftest import REPLAY_CONFIG, SAMPLE_BAG, SHIPPED_METHODS, replay_yaml_with
 from tests.pipeline.test_replay_methods import tiny_config
 
 
 def front_end() -> PipelineConfig:
     """The shipped config replaying the front-end methods only (no training: these tests are about input)."""
-    config = load_config(CONFIG)
+    config = load_config(REPLAY_CONFIG)
     return replace(config, replay=replace(config.replay, methods=["stereo_prior", "tsdf_fusion"]))
 
 
@@ -45,18 +45,18 @@ def tiny_sqlite_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_missing_bag_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(BagError, match=f"{tmp_path / 'nowhere'}: no such bag"):
-        run_replay(tmp_path / "nowhere", load_config(CONFIG), tmp_path / "out")
+        run_replay(tmp_path / "nowhere", load_config(REPLAY_CONFIG), tmp_path / "out")
 
 
 def test_corrupt_files_name_the_path(tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.mcap"
     corrupt.write_bytes(bytes(range(256)) * 8)
     with pytest.raises(BagError, match=r"corrupt\.mcap: cannot open bag"):
-        run_replay(corrupt, load_config(CONFIG), tmp_path / "out")
+        run_replay(corrupt, load_config(REPLAY_CONFIG), tmp_path / "out")
     headed = tmp_path / "headed.mcap"  # an mcap header followed by noise: nothing readable
     headed.write_bytes(b"\x89MCAP0\r\n" + bytes(range(256)) * 8)
     with pytest.raises(ReplayError, match=r"headed\.mcap: bag has no messages on required topic"):
-        run_replay(headed, load_config(CONFIG), tmp_path / "out")
+        run_replay(headed, load_config(REPLAY_CONFIG), tmp_path / "out")
 
 
 def test_bag_without_camera_info_names_the_missing_topics(tmp_path: Path) -> None:
@@ -68,8 +68,8 @@ def test_bag_without_camera_info_names_the_missing_topics(tmp_path: Path) -> Non
             writer.write(topic, msg, 1)
     message = f"no messages on required topic\\(s\\) {topics.LEFT_CAMERA_INFO}, {topics.RIGHT_CAMERA_INFO}"
     with pytest.raises(ReplayError, match=message):
-        run_replay(bag, load_config(CONFIG), tmp_path / "out")
-    assert main(["replay", str(bag), "--config", str(CONFIG), "--out", str(tmp_path / "cli"), "--quiet"]) == 2
+        run_replay(bag, load_config(REPLAY_CONFIG), tmp_path / "out")
+    assert main(["replay", str(bag), "--config", str(REPLAY_CONFIG), "--out", str(tmp_path / "cli"), "--quiet"]) == 2
 
 
 def test_a_message_broken_half_way_keeps_the_frames_before_it(tiny_sqlite_bag: Path, tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_interrupted_replay_writes_a_valid_partial_report(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(replay_module, "_process", interrupt_after_eight)
     out = tmp_path / "out"
-    code = main(["replay", str(SAMPLE_BAG), "--config", str(CONFIG), "--out", str(out), "--quiet"])
+    code = main(["replay", str(SAMPLE_BAG), "--config", str(REPLAY_CONFIG), "--out", str(out), "--quiet"])
     assert code == 3
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["interrupted"] is True and metrics["frames"]["processed"] == 8
@@ -119,9 +119,7 @@ def test_interrupted_replay_writes_a_valid_partial_report(monkeypatch: pytest.Mo
 
 
 def test_sigterm_writes_the_partial_report_as_ctrl_c_does(tmp_path: Path) -> None:
-    config = tmp_path / "front_end.yaml"
-    shipped = "methods: [nearest_frame, stereo_prior, tsdf_fusion, nerf, sdf]"
-    config.write_text(CONFIG.read_text().replace(shipped, "methods: [stereo_prior, tsdf_fusion]"))
+    config = replay_yaml_with(tmp_path / "front_end.yaml", SHIPPED_METHODS, "methods: [stereo_prior, tsdf_fusion]")
     out = tmp_path / "out"
     command = [
         sys.executable,

@@ -22,7 +22,7 @@ from stereo_nerf_core.pipeline.errors import ReplayError
 from stereo_nerf_core.pipeline.methods import METHODS, check_method_names
 from stereo_nerf_core.pipeline.replay import ReplaySummary, run_replay
 from stereo_nerf_core.pipeline.splits import held_out_stamps
-from tests.conftest import CONFIG, SAMPLE_BAG
+from tests.conftest import REPLAY_CONFIG, SAMPLE_BAG, SHIPPED_METHODS, replay_yaml_with
 from tests.importers.helpers import BASELINE_M, FX, write_study
 
 FRAMES = 12
@@ -30,7 +30,7 @@ FRAMES = 12
 
 def tiny_config(**replay: object) -> PipelineConfig:
     """The shipped config with a trainer small enough for tests."""
-    config = load_config(CONFIG)
+    config = load_config(REPLAY_CONFIG)
     trainer = replace(
         config.trainer, rays_per_batch=256, grid_levels=6, grid_log2_table_size=14, grid_max_resolution=256,
         coarse_samples=16, importance_samples=8, prior_samples=8, uniform_samples=4,
@@ -109,11 +109,9 @@ def test_an_unknown_method_is_named_with_the_known_ones(tmp_path: Path) -> None:
         run_replay(SAMPLE_BAG, tiny_config(methods=["stereo_prior", "nerff"]), tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing was started
     check_method_names(list(METHODS))
-    yaml_file = tmp_path / "bad.yaml"
-    shipped = "methods: [nearest_frame, stereo_prior, tsdf_fusion, nerf, sdf]"
-    yaml_file.write_text(CONFIG.read_text().replace(shipped, "methods: [sfm]"))
+    yaml_file = replay_yaml_with(tmp_path / "bad.yaml", SHIPPED_METHODS, "methods: [sfm]")
     assert main(["replay", str(SAMPLE_BAG), "--config", str(yaml_file), "--out", str(tmp_path / "cli")]) == 2
-    yaml_file.write_text(CONFIG.read_text().replace(shipped, "methods: nerf"))
+    replay_yaml_with(yaml_file, SHIPPED_METHODS, "methods: nerf")
     with pytest.raises(ConfigError, match=r"parameter replay\.methods must be a list of strings"):
         load_config(yaml_file)
 

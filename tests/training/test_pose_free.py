@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from stereo_nerf_core.cli import main
-from stereo_nerf_core.config import PoseFreeConfig, config_from_parameters, load_config
+from stereo_nerf_core.config import PoseFreeConfig, config_from_parameters, load_config, set_parameters
 from stereo_nerf_core.errors import ConfigError
 from stereo_nerf_core.eval.trajectory import absolute_trajectory_error
 from stereo_nerf_core.geometry.lie import backproject_pixels, project_points
@@ -142,10 +142,11 @@ def test_bad_inputs_are_clear_errors() -> None:
 def _small_trainer_yaml(path: Path) -> Path:
     """The shipped YAML with a tiny field, so a CLI run renders its keyframes in a second."""
     document = yaml.safe_load(CONFIG.read_text())
-    document["/**"]["ros__parameters"]["trainer"].update(
+    small = dict(
         rays_per_batch=128, grid_levels=4, grid_log2_table_size=12, grid_max_resolution=64, prior_samples=4,
         uniform_samples=2, render_chunk=4096,
     )
+    set_parameters(document, {f"trainer.{name}": value for name, value in small.items()})
     path.write_text(yaml.safe_dump(document))
     return path
 

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
+from stereo_nerf_core.geometry.lie import backproject_pixels
+
 
 def pixel_grid(height: int, width: int, *, device: torch.device | str = "cpu") -> Tensor:
     """Homogeneous pixel coordinates (3, H * W): rows u, v, 1 in row-major pixel order."""
@@ -24,10 +26,10 @@ def pixel_grid(height: int, width: int, *, device: torch.device | str = "cpu") -
 
 
 def backproject(depth: Tensor, K: Tensor) -> Tensor:
-    """Camera points (B, 3, H * W) of depth (B, 1, H, W) in metres with intrinsics K (B, 3, 3)."""
+    """Camera points (B, 3, H * W) of depth (B, 1, H, W) in metres with intrinsics K (B, 3, 3) (zero skew)."""
     batch, _, height, width = depth.shape
-    rays = torch.linalg.inv(K) @ pixel_grid(height, width, device=depth.device).unsqueeze(0)
-    return rays * depth.reshape(batch, 1, height * width)
+    pixels = pixel_grid(height, width, device=depth.device)[:2].T.expand(batch, -1, -1)
+    return backproject_pixels(pixels, depth.reshape(batch, height * width), K).transpose(1, 2)
 
 
 def project_to_grid(

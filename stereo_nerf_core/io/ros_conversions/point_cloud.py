@@ -55,9 +55,7 @@ def arrays_to_point_cloud(
     if points.ndim != 2 or points.shape[1] != 3:
         raise MessageError(f"point cloud for {frame_id!r} needs xyz (N, 3), got {points.shape}")
     count = len(points)
-    fields = [
-        classes.PointField(name=name, offset=4 * i, datatype=FLOAT32, count=1) for i, name in enumerate("xyz")
-    ]
+    fields = [classes.PointField(name=name, offset=4 * i, datatype=FLOAT32, count=1) for i, name in enumerate("xyz")]
     columns = [points.astype("<f4")]
     if rgb is not None:
         colours = np.asarray(rgb)
@@ -69,7 +67,16 @@ def arrays_to_point_cloud(
         fields.append(classes.PointField(name="rgb", offset=12, datatype=FLOAT32, count=1))
         columns.append(pack_rgb(colours).reshape(-1, 1))
     record = np.ascontiguousarray(np.hstack(columns).astype("<f4"))
-    step = 4 * record.shape[1]
+    return _cloud(
+        classes, fields, record, dense=bool(np.all(np.isfinite(points))), stamp_ns=stamp_ns, frame_id=frame_id
+    )
+
+
+def _cloud(
+    classes: MessageClasses, fields: list[Any], record: NDArray[Any], *, dense: bool, stamp_ns: int, frame_id: str
+) -> Any:
+    """An unorganised PointCloud2 of float32 ``record`` rows (N, F), one 4-byte field per column."""
+    count, step = len(record), 4 * record.shape[1]
     return classes.PointCloud2(
         header=classes.header(stamp_ns, frame_id),
         height=1,
@@ -78,8 +85,8 @@ def arrays_to_point_cloud(
         is_bigendian=False,
         point_step=step,
         row_step=step * count,
-        data=classes.uint8_array(record.tobytes()),
-        is_dense=bool(np.all(np.isfinite(points))),
+        data=classes.uint8_array(np.ascontiguousarray(record, dtype="<f4").tobytes()),
+        is_dense=dense,
     )
 
 
@@ -143,22 +150,10 @@ def columns_to_point_cloud(
     if any(len(values) != count for values in arrays):
         sizes = {name: np.asarray(values).size for name, values in columns.items()}
         raise MessageError(f"point cloud for {frame_id!r} needs columns of one length, got {sizes}")
-    fields = [
-        classes.PointField(name=name, offset=4 * i, datatype=FLOAT32, count=1) for i, name in enumerate(columns)
-    ]
-    record = np.ascontiguousarray(np.stack(arrays, axis=1).astype("<f4")) if count else np.zeros((0, len(arrays)))
-    step = 4 * len(arrays)
-    return classes.PointCloud2(
-        header=classes.header(stamp_ns, frame_id),
-        height=1,
-        width=count,
-        fields=fields,
-        is_bigendian=False,
-        point_step=step,
-        row_step=step * count,
-        data=classes.uint8_array(record.astype("<f4").tobytes()),
-        is_dense=bool(all(np.all(np.isfinite(values)) for values in arrays)),
-    )
+    fields = [classes.PointField(name=name, offset=4 * i, datatype=FLOAT32, count=1) for i, name in enumerate(columns)]
+    record = np.stack(arrays, axis=1) if count else np.zeros((0, len(arrays)), "<f4")
+    dense = bool(all(np.all(np.isfinite(values)) for values in arrays))
+    return _cloud(classes, fields, record, dense=dense, stamp_ns=stamp_ns, frame_id=frame_id)
 
 
 def point_cloud_columns(msg: Any, *, topic: str | None = None) -> dict[str, NDArray[Any]]:

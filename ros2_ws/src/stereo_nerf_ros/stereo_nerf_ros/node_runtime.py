@@ -100,9 +100,9 @@ class NodeRuntime:
         self.reconfigure = reconfigure
         """With it, the front-end parameters are tunable: a change set on the running node is validated, then
         handed to it before the next set is processed (on the worker thread)."""
-        declare_pipeline_parameters(node, spec.parameter_groups, tunable=reconfigure is not None)
+        declare_pipeline_parameters(node, spec.parameters, tunable=reconfigure is not None)
         self.config: PipelineConfig = read_pipeline_config(
-            lambda name: node.get_parameter(name).value, spec.parameter_groups
+            lambda name: node.get_parameter(name).value, spec.parameters
         )
         self._changed_config: PipelineConfig | None = None
         self._config_lock = threading.Lock()
@@ -283,7 +283,7 @@ class NodeRuntime:
         changes = {parameter.name: parameter.value for parameter in parameters}
         try:
             config = updated_config(
-                lambda name: self.node.get_parameter(name).value, changes, self.spec.parameter_groups
+                lambda name: self.node.get_parameter(name).value, changes, self.spec.parameters
             )
         except ConfigError as error:
             return SetParametersResult(successful=False, reason=str(error))

@@ -32,8 +32,9 @@ class NodeSpec:
     name: str
     executable: str
     """Console script (setup.py) and launch ``executable``."""
-    parameter_groups: tuple[str, ...]
-    """Groups of pipeline.yaml the node declares as ``group.name`` parameters."""
+    parameters: tuple[str, ...]
+    """What the node declares: whole groups (``"trainer"``) and single parameters (``"nodes.frame_cache"``), as
+    ``group.name`` parameters; only what the node reads."""
     inputs: dict[str, str]
     """Subscribed topic (relative, or /tf and /tf_static) -> message type (raw image topics: Image, or
     CompressedImage on ``<topic>/compressed``)."""
@@ -49,7 +50,24 @@ class NodeSpec:
     the oldest set is the policy under overload, ``frame_cache`` for nodes that must see every frame."""
 
 
-FRONTEND_GROUPS = ("sync", "nodes")
+_INPUT_QUEUE = ("sync", "nodes.queue_size", "nodes.cv_threads")
+_BACKGROUND = ("nodes.background_niceness", "nodes.background_idle")
+_TRAINER_OUTPUTS = tuple(
+    f"nodes.{name}"
+    for name in (
+        "render_rate_hz",
+        "render_downscale",
+        "cloud_rate_hz",
+        "cloud_keyframes",
+        "cloud_downscale",
+        "cloud_min_opacity",
+        "mesh_rate_hz",
+        "mesh_resolution",
+        "checkpoint_path",
+        "checkpoint_period_s",
+        "mesh_path",
+    )
+)
 _RAW = dict(zip(names.RAW_INPUTS, (IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True))
 _RECTIFIED = dict(zip(names.RECTIFIED_PAIR, (IMAGE, IMAGE, CAMERA_INFO, CAMERA_INFO), strict=True))
 _TRACKER = dict(
@@ -67,7 +85,7 @@ SPECS: dict[str, NodeSpec] = {
         NodeSpec(
             names.STEREO_FRONTEND,
             "stereo_frontend_node",
-            FRONTEND_GROUPS,
+            (*_INPUT_QUEUE, "nodes.compressed_input"),
             _RAW,
             {
                 names.LEFT_RECT_IMAGE: IMAGE,
@@ -81,7 +99,7 @@ SPECS: dict[str, NodeSpec] = {
         NodeSpec(
             names.MATCHER,
             "matcher_node",
-            ("sync", "matching", "nodes"),
+            (*_INPUT_QUEUE, *_BACKGROUND, "scene", "matching"),
             _RECTIFIED,
             {names.MATCHES: POINT_CLOUD, names.POINTS: POINT_CLOUD},
             {},
@@ -90,7 +108,7 @@ SPECS: dict[str, NodeSpec] = {
         NodeSpec(
             names.DEPTH_PRIOR,
             "depth_prior_node",
-            ("sync", "depth_prior", "nodes"),
+            ("sync", "nodes.queue_size", "scene", "depth_prior"),
             _RECTIFIED,
             {names.DEPTH: IMAGE, names.CONFIDENCE: IMAGE, names.MASK: IMAGE, names.DEPTH_INFO: CAMERA_INFO},
             {},
@@ -98,7 +116,18 @@ SPECS: dict[str, NodeSpec] = {
         NodeSpec(
             names.TRACKER,
             "tracker_node",
-            ("sync", "matching", "odometry", "keyframes", "tracking", "nodes"),
+            (
+                "sync",
+                "nodes.cv_threads",
+                "nodes.frame_cache",
+                "nodes.path_max_poses",
+                "nodes.path_rate_hz",
+                "scene",
+                "matching",
+                "odometry",
+                "keyframes",
+                "tracking",
+            ),
             {
                 **_TRACKER,
                 names.RAW_LEFT_INFO: CAMERA_INFO,
@@ -113,7 +142,7 @@ SPECS: dict[str, NodeSpec] = {
         NodeSpec(
             names.TRAINER,
             "trainer_node",
-            ("sync", "trainer", "nodes"),
+            ("sync", "nodes.cv_threads", "nodes.frame_cache", *_BACKGROUND, *_TRAINER_OUTPUTS, "trainer"),
             {**_FRAME, names.TRAINER_POSE_INPUTS[0]: POSE, names.TRAINER_POSE_INPUTS[1]: POSE},
             {
                 names.RENDERED_DEPTH: IMAGE,

@@ -1,6 +1,7 @@
 """Node parameters from :class:`PipelineConfig`: declaration and read-back, testable without rclpy.
 
-Every node declares ``group.name`` parameters (for example ``depth_prior.max_depth_m``) from the
+Every node declares the ``group.name`` parameters it reads (for example ``scene.max_depth_m``; its
+:class:`~stereo_nerf_ros.node_specs.NodeSpec`'s ``parameters``) from the
 declarations of :class:`PipelineConfig` (``config_checks.param``: default, description with its unit and,
 where declared, the range as ``floating_point_range`` / ``integer_range``); the launch file passes
 ``config/pipeline.yaml`` as the node's parameter file, which overrides the defaults. Parameters are
@@ -38,20 +39,22 @@ def pipeline_groups() -> tuple[str, ...]:
     return tuple(dict.fromkeys(name.split(".", 1)[0] for name in flatten_parameters(PipelineConfig())))
 
 
-def default_parameters(groups: Iterable[str] | None = None) -> dict[str, Any]:
-    """``{"group.name": default}`` of the given groups (all groups when None); unknown groups raise ConfigError."""
+def default_parameters(selection: Iterable[str] | None = None) -> dict[str, Any]:
+    """``{"group.name": default}`` of the selected groups (``"trainer"``) and parameters (``"nodes.frame_cache"``),
+    in declaration order (everything when None); an unknown group or parameter raises ConfigError."""
     defaults = flatten_parameters(PipelineConfig())
-    if groups is None:
+    if selection is None:
         return defaults
-    wanted = tuple(groups)
-    unknown = sorted(set(wanted) - set(pipeline_groups()))
+    wanted = set(selection)
+    unknown = sorted(item for item in wanted if item not in defaults and item not in pipeline_groups())
     if unknown:
-        raise ConfigError(f"unknown parameter group(s) {unknown}; known: {list(pipeline_groups())}")
-    return {name: value for name, value in defaults.items() if name.split(".", 1)[0] in wanted}
+        raise ConfigError(f"unknown parameter group(s) or parameter(s) {unknown}; groups: {list(pipeline_groups())}")
+    return {name: value for name, value in defaults.items() if name in wanted or name.split(".", 1)[0] in wanted}
 
 
-TUNABLE_GROUPS = ("depth_prior", "matching")
-"""Front-end groups a running node may change (``ros2 param set``), where the node reconfigures its stage."""
+TUNABLE_GROUPS = ("scene", "depth_prior", "matching")
+"""Front-end groups (and the depth range) a running node may change (``ros2 param set``), where the node
+reconfigures its stage."""
 STARTUP_ONLY = frozenset(
     {
         "depth_prior.backend",
@@ -127,7 +130,8 @@ def declare_pipeline_parameters(
 
 
 def read_pipeline_config(get_value: Callable[[str], Any], groups: Iterable[str] | None = None) -> PipelineConfig:
-    """Rebuild the :class:`PipelineConfig` from parameter values; groups not read keep their defaults.
+    """Rebuild the :class:`PipelineConfig` from the values of the selected parameters (``groups``: as
+    :func:`default_parameters` takes them); the others keep their defaults.
 
     ``get_value(name)`` returns a declared parameter's value, for example
     ``lambda name: node.get_parameter(name).value``. Invalid values raise ConfigError naming them.

@@ -26,6 +26,7 @@ from conftest import CONFIG, SAMPLE_BAG, requires_ros
 from stereo_nerf_ros.graph_session import GraphSession
 from stereo_nerf_ros.node_specs import message_class
 
+from stereo_nerf_core.config import set_parameters
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import read_raw_messages
 from stereo_nerf_core.io.cdr import cdr_header, with_stamp
@@ -142,7 +143,7 @@ def faults_run(
     install, env = ros_workspace
     work = tmp_path_factory.mktemp("faults")
     document = yaml.safe_load(CONFIG.read_text())
-    document["/**"]["ros__parameters"]["nodes"]["checkpoint_period_s"] = CHECKPOINT_PERIOD_S
+    set_parameters(document, {"nodes.checkpoint_period_s": CHECKPOINT_PERIOD_S})
     config = work / "pipeline.yaml"
     config.write_text(yaml.safe_dump(document))
     keep = ["/trainer/rendered/depth"]

@@ -158,14 +158,14 @@ class TestUnderANamespace:
             request.names = [name]
             return float(session.call("depth_prior/get_parameters", kind, request).values[0].double_value)
 
-        ok, reason = set_parameter("depth_prior.max_depth_m", -1.0)
+        ok, reason = set_parameter("scene.max_depth_m", -1.0)
         assert not ok and "max_depth_m" in reason, reason
         ok, reason = set_parameter("depth_prior.backend", "seeded")
         assert not ok and "read-only" in reason, reason  # loads a model: start-up only
-        ok, reason = set_parameter("depth_prior.min_depth_m", 0.5)  # beyond max_depth_m 0.3: the config refuses
-        assert not ok and "depth_prior" in reason and "0.5" in reason, reason
-        assert get_parameter("depth_prior.max_depth_m") == pytest.approx(0.3)
-        ok, reason = set_parameter("depth_prior.max_depth_m", 0.05)  # nearer than all of the sample's tissue
+        ok, reason = set_parameter("scene.min_depth_m", 0.5)  # beyond max_depth_m 0.3: the config refuses
+        assert not ok and "scene.max_depth_m" in reason and "0.5" in reason, reason
+        assert get_parameter("scene.max_depth_m") == pytest.approx(0.3)
+        ok, reason = set_parameter("scene.max_depth_m", 0.05)  # nearer than all of the sample's tissue
         assert ok, reason
         before = len(session.probe.on(session.resolve("depth_prior/depth")))
         session.play(SAMPLE_BAG, max_frames=3)

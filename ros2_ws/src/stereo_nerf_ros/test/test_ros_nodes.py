@@ -12,9 +12,9 @@ import pytest
 import yaml
 from conftest import requires_ros
 from stereo_nerf_ros.node_specs import SPECS
-from stereo_nerf_ros.parameters import declare_pipeline_parameters, parameter_ranges
+from stereo_nerf_ros.parameters import declare_pipeline_parameters, default_parameters, parameter_ranges
 
-from stereo_nerf_core.config import PipelineConfig, flatten_parameters
+from stereo_nerf_core.config import PipelineConfig, flatten_parameters, node_sections, read_parameter_file
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.pipeline import node_topics as names
 
@@ -28,7 +28,7 @@ def _tree(path: Path) -> ast.Module:
 
 
 def _yaml() -> dict[str, Any]:
-    groups = yaml.safe_load(CONFIG_FILE.read_text())["/**"]["ros__parameters"]
+    groups = read_parameter_file(CONFIG_FILE)
     return {f"{group}.{name}": value for group, values in groups.items() for name, value in values.items()}
 
 
@@ -66,7 +66,7 @@ def test_console_scripts_start_every_node() -> None:
 @pytest.mark.parametrize("name", list(SPECS))
 def test_declared_parameters_equal_the_yaml(name: str) -> None:
     node = _FakeNode()
-    declare_pipeline_parameters(node, SPECS[name].parameter_groups, descriptor_type=SimpleNamespace)
+    declare_pipeline_parameters(node, SPECS[name].parameters, descriptor_type=SimpleNamespace)
     in_yaml, ranges = _yaml(), parameter_ranges()
     assert node.declared, name
     for parameter, (value, descriptor) in node.declared.items():
@@ -81,11 +81,37 @@ def test_declared_parameters_equal_the_yaml(name: str) -> None:
             assert low <= value <= high, f"{parameter} default {value} outside its range [{low}, {high}]"
 
 
-def test_every_group_is_read_by_some_node_or_the_replay() -> None:
-    used = {group for spec in SPECS.values() for group in spec.parameter_groups}
-    groups = {name.split(".")[0] for name in flatten_parameters(PipelineConfig())}
-    assert {"sync", "depth_prior", "matching", "odometry", "keyframes", "tracking", "trainer", "nodes"} <= used
-    assert used <= groups
+def _declared(name: str) -> set[str]:
+    return set(default_parameters(SPECS[name].parameters))
+
+
+def test_every_parameter_of_the_nodes_file_is_declared_by_a_node_it_reaches() -> None:
+    """Each node's section holds only what that node declares; the shared section only what two or more declare;
+    together they hold every parameter a node declares, once."""
+    sections = node_sections(yaml.safe_load(CONFIG_FILE.read_text()), CONFIG_FILE)
+    held = {
+        section: {f"{group}.{key}" for group, values in groups.items() for key in values}
+        for section, groups in sections.items()
+    }
+    assert set(held) == {"/**", *(f"/**/{name}" for name in SPECS)} - {"/**/matcher"}
+    for name in SPECS:
+        own = held.get(f"/**/{name}", set())
+        assert own <= _declared(name), f"{name}'s section holds {sorted(own - _declared(name))}, which it never reads"
+        assert _declared(name) <= own | held["/**"], f"{name} declares {sorted(_declared(name) - own - held['/**'])}"
+    for parameter in held["/**"]:
+        readers = [name for name in SPECS if parameter in _declared(name)]
+        assert len(readers) >= 2, f"{parameter} is in the shared section but only {readers} read it"
+    everything = [parameter for names in held.values() for parameter in names]
+    assert len(everything) == len(set(everything)) == len(set().union(*map(_declared, SPECS)))
+
+
+def test_each_node_declares_only_what_it_reads() -> None:
+    counts = {name: len(_declared(name)) for name in SPECS}
+    assert counts == {"stereo_frontend": 5, "matcher": 18, "depth_prior": 26, "tracker": 40, "trainer": 69}
+    assert "trainer.mode" not in _declared("depth_prior") and "nodes.render_rate_hz" not in _declared("tracker")
+    assert "nodes.compressed_input" in _declared("stereo_frontend") and "scene.max_depth_m" in _declared("matcher")
+    offline = {"replay", "evaluation", "fusion", "pose_free", "self_supervised"}
+    assert not {p.split(".")[0] for name in SPECS for p in _declared(name)} & offline
 
 
 def test_most_parameters_have_a_declared_range() -> None:
@@ -97,7 +123,8 @@ def test_most_parameters_have_a_declared_range() -> None:
     ]
     assert len([n for n in numeric if n in ranges]) >= 0.9 * len(numeric)
     assert ranges["sync.slop_s"] == (0.0, 1.0)
-    assert ranges["depth_prior.max_depth_m"][1] == 1000.0  # lower bound: min_depth_m's own lower bound
+    assert ranges["scene.max_depth_m"] == (1e-4, 1000.0)
+    assert "depth_prior.max_depth_m" not in ranges  # set by scene.max_depth_m: not a parameter of its own
 
 
 def test_specs_publish_what_the_stages_return() -> None:

@@ -10,7 +10,6 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
-import yaml
 from stereo_nerf_ros.node_specs import SPECS
 from stereo_nerf_ros.parameters import (
     STARTUP_ONLY,
@@ -22,16 +21,15 @@ from stereo_nerf_ros.parameters import (
     updated_config,
 )
 
-from stereo_nerf_core.config import PipelineConfig, flatten_parameters, load_config
+from stereo_nerf_core.config import PipelineConfig, flatten_parameters, load_config, read_parameter_file
 from stereo_nerf_core.errors import ConfigError
 
-PARAMETER_GROUPS = SPECS["depth_prior"].parameter_groups
+PARAMETER_GROUPS = SPECS["depth_prior"].parameters
 CONFIG_FILE = Path(__file__).resolve().parents[1] / "config" / "pipeline.yaml"
 
 
 def _yaml_parameters() -> dict[str, Any]:
-    document = yaml.safe_load(CONFIG_FILE.read_text())
-    groups = document["/**"]["ros__parameters"]
+    groups = read_parameter_file(CONFIG_FILE.parent / "replay.yaml")
     return {f"{group}.{name}": value for group, values in groups.items() for name, value in values.items()}
 
 
@@ -71,7 +69,7 @@ def test_yaml_names_and_values_equal_the_defaults() -> None:
 def test_groups() -> None:
     assert pipeline_groups() == tuple(group.name for group in dataclasses.fields(PipelineConfig))
     assert {"sync", "depth_prior", "fusion", "evaluation"} <= set(pipeline_groups())
-    assert set(PARAMETER_GROUPS) <= set(pipeline_groups())
+    assert {"sync", "scene", "depth_prior", "nodes.queue_size"} == set(PARAMETER_GROUPS)
     assert default_parameters() == flatten_parameters(PipelineConfig())
     assert set(default_parameters(["sync"])) == {"sync.slop_s", "sync.queue_size"}
     with pytest.raises(ConfigError, match="unknown parameter group"):
@@ -83,7 +81,9 @@ def test_declares_every_name_with_default_and_description(groups: tuple[str, ...
     node = _FakeNode()
     names = declare_pipeline_parameters(node, groups, descriptor_type=SimpleNamespace)
     expected = {
-        name: value for name, value in flatten_parameters(PipelineConfig()).items() if name.split(".")[0] in groups
+        name: value
+        for name, value in flatten_parameters(PipelineConfig()).items()
+        if name.split(".")[0] in groups or name in groups
     }
     assert names == list(expected)
     assert {d.name: d.value for d in node.declared} == expected
@@ -113,18 +113,18 @@ def test_default_descriptor_is_rcl_interfaces(monkeypatch: pytest.MonkeyPatch) -
     declare_pipeline_parameters(node, ["depth_prior"])
     assert node.declared and all(isinstance(d.descriptor, ParameterDescriptor) for d in node.declared)
     by_name = {d.name: d.descriptor.description for d in node.declared}
-    assert "metres" in by_name["depth_prior.max_depth_m"]
+    assert "pixels" in by_name["depth_prior.lr_max_diff_px"]
     descriptors = {d.name: d.descriptor for d in node.declared}
     (block,) = descriptors["depth_prior.block_size"].integer_range
     assert isinstance(block, IntegerRange) and (block.from_value, block.to_value, block.step) == (1, 31, 0)
-    (depth,) = descriptors["depth_prior.max_depth_m"].floating_point_range
-    assert isinstance(depth, FloatingPointRange) and depth.to_value == 1000.0
+    (tolerance,) = descriptors["depth_prior.lr_max_diff_px"].floating_point_range
+    assert isinstance(tolerance, FloatingPointRange) and tolerance.to_value == 100.0
 
 
 def test_read_round_trips_the_yaml() -> None:
     node = _FakeNode(overrides=_yaml_parameters())
     declare_pipeline_parameters(node, pipeline_groups(), descriptor_type=SimpleNamespace)
-    assert read_pipeline_config(node.get_value) == load_config(CONFIG_FILE)
+    assert read_pipeline_config(node.get_value) == load_config(CONFIG_FILE.parent / "replay.yaml")
 
 
 def test_read_takes_overrides_and_keeps_other_groups_default() -> None:
@@ -150,18 +150,18 @@ def test_only_the_front_end_parameters_are_tunable_and_only_on_request() -> None
     declare_pipeline_parameters(tunable, PARAMETER_GROUPS, tunable=True, descriptor_type=SimpleNamespace)
     assert all(d.descriptor.read_only for d in fixed.declared)
     writable = {d.name for d in tunable.declared if not d.descriptor.read_only}
-    assert "depth_prior.max_depth_m" in writable and "depth_prior.lr_max_diff_px" in writable
+    assert "scene.max_depth_m" in writable and "depth_prior.lr_max_diff_px" in writable
     assert not writable & STARTUP_ONLY and all(name.startswith(TUNABLE_GROUPS) for name in writable)
     assert "sync.slop_s" not in writable and "nodes.queue_size" not in writable
 
 
 def test_a_change_is_validated_against_the_current_values() -> None:
-    node = _FakeNode(overrides={"depth_prior.max_depth_m": 0.2})
+    node = _FakeNode(overrides={"scene.max_depth_m": 0.2})
     declare_pipeline_parameters(node, PARAMETER_GROUPS, tunable=True, descriptor_type=SimpleNamespace)
     config = updated_config(node.get_value, {"depth_prior.block_size": 7}, PARAMETER_GROUPS)
     assert config.depth_prior.block_size == 7 and config.depth_prior.max_depth_m == 0.2  # the rest as it is
-    with pytest.raises(ConfigError, match=r"depth_prior\.max_depth_m .*\[0\.25"):
-        updated_config(node.get_value, {"depth_prior.min_depth_m": 0.25}, PARAMETER_GROUPS)  # max is 0.2
+    with pytest.raises(ConfigError, match=r"scene\.max_depth_m .*\[0\.25"):
+        updated_config(node.get_value, {"scene.min_depth_m": 0.25}, PARAMETER_GROUPS)  # max is 0.2
     with pytest.raises(ConfigError, match="block_size"):
         updated_config(node.get_value, {"depth_prior.block_size": 4}, PARAMETER_GROUPS)  # even sizes refused
     with pytest.raises(ConfigError, match=r"depth_prior\.backend: read at start-up only"):
