@@ -1,6 +1,7 @@
 """Deforming tissue on a static camera: the EndoNeRF pulling clip's held-out times, with the trivial baselines.
 
 Usage: python benchmarks/endonerf_video.py VIDEO POSES_BOUNDS OUT [--size WxH] [--budget-s S] [--modes ...]
+       [--rays N] [--samples COARSE IMPORTANCE] [--space-time CELLS ...]
 
 Frame i is held out when (i - 1) % 8 == 0 (EndoNeRF's split); the others train one trainer per mode
 (static ``nerf``, ``deformable`` and ``deformable_sdf`` by default) for ``--budget-s`` seconds on the
@@ -8,7 +9,8 @@ CPU (CUDA when torch has it), stamped at the video's frame rate, identity poses,
 (this copy has none), every pixel scored (it has no tool masks). The scene box is the view frustum
 between half and all of the largest LLFF depth bound, read as millimetres. Prints one line per method
 and baseline, ``<name>: held-out PSNR <x> dB SSIM <y> seconds <s>``, writes ``OUT/endonerf_video.json``
-and ``OUT/endonerf_video.png`` (the first held-out frame, each prediction and its error x4).
+and ``OUT/endonerf_video.png`` (the first held-out frame, each prediction and its error x4). ``--samples`` and
+``--space-time`` set the samples per ray and the deformable models' space-time levels, for measuring candidates.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -34,15 +37,17 @@ from stereo_nerf_core.eval.time_baselines import (
 )
 from stereo_nerf_core.importers.endonerf import read_poses_bounds
 from stereo_nerf_core.importers.video import read_video, video_poses
+from stereo_nerf_core.models.deformable import DeformableFieldConfig
 from stereo_nerf_core.render.renderer import SamplingConfig
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
 from stereo_nerf_core.training.scene_bounds import SceneBounds
+from stereo_nerf_core.training.setup import default_field_config
 from stereo_nerf_core.training.trainer import Trainer
 
 F32 = NDArray[np.float32]
 
 
-def trainer_config(mode: str, *, rays: int, span_s: float) -> TrainerConfig:
+def trainer_config(mode: str, *, rays: int, span_s: float, coarse: int = 24, importance: int = 24) -> TrainerConfig:
     """Photometric training without a prior (no depth loss, refinement, recency bias or right camera)."""
     return TrainerConfig(
         mode=mode,
@@ -53,8 +58,8 @@ def trainer_config(mode: str, *, rays: int, span_s: float) -> TrainerConfig:
         depth_loss_weight=0.0,
         opacity_weight=0.0,
         depth_refine_rounds=0,
-        coarse_samples=24,
-        importance_samples=24,
+        coarse_samples=coarse,
+        importance_samples=importance,
         lr_decay_steps=3000,
         mask_loss_weight=0.0,
         ssim_weight=0.0,
@@ -102,6 +107,22 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=600.0, help="training seconds per method")
     parser.add_argument("--modes", nargs="+", default=["nerf", "deformable", "deformable_sdf"])
     parser.add_argument("--rays", type=int, default=1024, help="rays per training step")
+    parser.add_argument(
+        "--space-time",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="CELLS",
+        help="deformable models: cells per spatial axis of each space-time level (default 16 48)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        nargs=2,
+        default=[24, 24],
+        metavar=("COARSE", "IMPORTANCE"),
+        help="samples per ray: uniform, then drawn from their weights",
+    )
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     frames, fps = read_video(args.video)
@@ -132,7 +153,10 @@ def main() -> int:
         results[name] = {**scores(predictions[name], truth, lpips_fn), "seconds": 0.0}
         print_line(name, results[name])
     for mode in args.modes:
-        config = trainer_config(mode, rays=args.rays, span_s=(len(frames) - 1) / rate)
+        coarse, importance = args.samples
+        config = trainer_config(
+            mode, rays=args.rays, span_s=(len(frames) - 1) / rate, coarse=coarse, importance=importance
+        )
         sampling = SamplingConfig(
             near_m=0.5 * far_m * 0.99,
             far_m=far_m * 1.01,
@@ -140,21 +164,28 @@ def main() -> int:
             importance_count=config.importance_samples,
             chunk_size=4096,
         )
-        trainer = Trainer(config, bounds=box, sampling=sampling)
-        for i in training:
-            rgb = (images[i] * 255.0 + 0.5).astype(np.uint8)
-            trainer.add_keyframe(
-                TrainingKeyframe(
-                    index=i,
-                    stamp_ns=round(i * 1e9 / rate),
-                    rgb=rgb,
-                    depth=np.zeros((height, width), np.float32),
-                    confidence=np.zeros((height, width), np.float32),
-                    valid=np.ones((height, width), bool),
-                    K=K,
-                    T_world_camera=poses[i],
-                )
+        keyframes = [
+            TrainingKeyframe(
+                index=i,
+                stamp_ns=round(i * 1e9 / rate),
+                rgb=(images[i] * 255.0 + 0.5).astype(np.uint8),
+                depth=np.zeros((height, width), np.float32),
+                confidence=np.zeros((height, width), np.float32),
+                valid=np.ones((height, width), bool),
+                K=K,
+                T_world_camera=poses[i],
             )
+            for i in training
+        ]
+        field_config = default_field_config(config, box, keyframes)
+        if args.space_time and isinstance(field_config, DeformableFieldConfig):
+            levels = tuple(args.space_time)
+            field_config = replace(
+                field_config, space_time=replace(field_config.space_time, spatial_resolutions=levels)
+            )
+        trainer = Trainer(config, bounds=box, sampling=sampling, field_config=field_config)
+        for keyframe in keyframes:
+            trainer.add_keyframe(keyframe)
         start = time.perf_counter()
         summary = trainer.train(budget_s=args.budget_s)
         trained = time.perf_counter() - start
