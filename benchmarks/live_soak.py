@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psutil
 
@@ -45,25 +45,6 @@ SETTLE_S = 120.0
 long after its respawn (its buffer and torch's allocations fill up for about two minutes)."""
 MEMORY_GROWTH_TARGET = 0.05
 RENDER_TARGET_S = 30.0
-
-
-class Diagnostics:
-    """The latest /diagnostics values of each node."""
-
-    def __init__(self, node: Any) -> None:
-        from diagnostic_msgs.msg import DiagnosticArray
-
-        self.latest: dict[str, dict[str, str]] = {}
-        self.newest_keyframes: list[tuple[float, int]] = []
-        """(monotonic s, the trainer's newest keyframe stamp) of every report that has one."""
-        node.create_subscription(DiagnosticArray, "/diagnostics", self._record, 50)
-
-    def _record(self, msg: Any) -> None:
-        for status in msg.status:
-            values = {kv.key: kv.value for kv in status.values}
-            self.latest[status.name.lstrip("/")] = values
-            if status.name.lstrip("/") == "trainer" and values.get("newest_keyframe_stamp_ns"):
-                self.newest_keyframes.append((time.monotonic(), int(values["newest_keyframe_stamp_ns"])))
 
 
 def loop_bag(session: GraphSession, bag: Path, until_s: float, published: list[PublishedMessage]) -> None:
@@ -107,12 +88,15 @@ def delivered(session: GraphSession, pairs: dict[int, float], start_s: float, en
     return figures
 
 
-def keyframes_lost(
-    session: GraphSession, diagnostics: Diagnostics, killed_at: float, held: int, newest_ns: int, period_s: float
-) -> None:
+def keyframes_lost(session: GraphSession, killed_at: float, held: int, newest_ns: int, period_s: float) -> None:
     """Keyframes the trainer held at the kill and not after its resume: the tracker's keyframes stamped after the
     newest one the resumed trainer held, up to the newest it held at the kill."""
-    after = [stamp for t, stamp in diagnostics.newest_keyframes if t > killed_at]
+    reports = session.diagnostics.reports("/trainer")
+    after = [
+        int(r.values["newest_keyframe_stamp_ns"])
+        for r in reports
+        if r.arrived_s > killed_at and r.values.get("newest_keyframe_stamp_ns")
+    ]
     resumed = min(after) if after else 0  # new keyframes only raise it
     stamps = sorted({a.stamp_ns for a in session.probe.on("/tracker/keyframe_pose")})
     lost = [stamp for stamp in stamps if resumed < stamp <= newest_ns]
@@ -166,7 +150,6 @@ def main() -> None:
         install = colcon_build(PACKAGE_ROOT.parent, root / "ws", env)
         arguments = {"config": str(args.config.resolve()), "respawn": "true"}
         with GraphSession(install, root / "run", env, arguments=arguments) as session:
-            diagnostics = Diagnostics(session.node)
             published: list[PublishedMessage] = []
             start = time.monotonic()
             end, half = start + 60.0 * args.minutes, start + 30.0 * args.minutes
@@ -179,7 +162,7 @@ def main() -> None:
                     sample_memory(session, memory)
                     next_sample += args.sample_s
                 if killed_at is None and time.monotonic() >= half:
-                    trainer = diagnostics.latest.get("trainer", {})
+                    trainer = session.diagnostics.values("/trainer")
                     held = int(trainer.get("keyframes_held", "0") or 0)
                     newest = int(trainer.get("newest_keyframe_stamp_ns", "0") or 0)
                     age = float(trainer.get("checkpoint_age_s", "nan") or "nan")
@@ -195,7 +178,7 @@ def main() -> None:
             time.sleep(3.0)  # the last outputs on their way
             sample_memory(session, memory)
             report(session, published, memory, start, killed_at or half, args.minutes)
-            keyframes_lost(session, diagnostics, killed_at or half, held, newest, period_s)
+            keyframes_lost(session, killed_at or half, held, newest, period_s)
             respawn_timeline(session, killed_epoch)
         print("the nodes' own counts at shutdown (launch log; the killed trainer's first process printed none):")
         for node, counts in re.findall(r"\[(?:[\w.]+\.)?(\w+)\]: (\d+ input sets received.*)", session.graph.log()):

@@ -27,6 +27,7 @@ import psutil
 from stereo_nerf_core.errors import StereoNerfError
 from stereo_nerf_core.io import topics
 from stereo_nerf_ros.bag_player import BagPlayer, PublishedMessage
+from stereo_nerf_ros.graph_diagnostics import DiagnosticsMonitor
 from stereo_nerf_ros.graph_probe import GraphProbe
 from stereo_nerf_ros.node_specs import SPECS, TF, message_class
 from stereo_nerf_ros.ros_messages import tf_unavailable
@@ -219,6 +220,7 @@ class GraphSession:
             rclpy.init(context=self.context)
             self.node = rclpy.create_node("graph_session", namespace=f"/{self.namespace}", context=self.context)
             self.probe = GraphProbe(self.node, namespace=self.namespace, keep=self.keep)
+            self.diagnostics = DiagnosticsMonitor(self.node)
             self.executor = SingleThreadedExecutor(context=self.context)
             self.executor.add_node(self.node)
             self._spinner = threading.Thread(target=self._spin, name="graph-session", daemon=True)

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import CONFIG, SAMPLE_BAG, requires_ros
+from stereo_nerf_ros.graph_diagnostics import DiagnosticsMonitor, NodeReport
 from stereo_nerf_ros.graph_session import GraphSession
 from stereo_nerf_ros.node_specs import message_class
 
@@ -30,6 +31,7 @@ from stereo_nerf_core.config import set_parameters
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import read_raw_messages
 from stereo_nerf_core.io.cdr import cdr_header, with_stamp
+from stereo_nerf_core.pipeline.health import ERROR
 
 pytestmark = [pytest.mark.slow, requires_ros]
 
@@ -109,37 +111,10 @@ class PairSender:
         return sent
 
 
-class Diagnostics:
-    """The latest /diagnostics status of each node."""
-
-    def __init__(self, node: Any) -> None:
-        from diagnostic_msgs.msg import DiagnosticArray
-
-        self.latest: dict[str, Any] = {}
-        self.subscription = node.create_subscription(DiagnosticArray, "/diagnostics", self._record, 50)
-
-    def _record(self, msg: Any) -> None:
-        for status in msg.status:
-            self.latest[status.name] = status
-
-    def values(self, node: str) -> dict[str, str]:
-        status = self.latest.get(node)
-        return {} if status is None else {kv.key: kv.value for kv in status.values}
-
-    def wait_for(self, node: str, check: Callable[[dict[str, str]], bool], timeout_s: float = 10.0) -> dict[str, str]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            values = self.values(node)
-            if values and check(values):
-                return values
-            time.sleep(0.2)
-        raise AssertionError(f"{node}: diagnostics never satisfied the check; latest: {self.values(node)}")
-
-
 @pytest.fixture(scope="module")
 def faults_run(
     ros_workspace: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[GraphSession, PairSender, Diagnostics]]:
+) -> Iterator[tuple[GraphSession, PairSender, DiagnosticsMonitor]]:
     install, env = ros_workspace
     work = tmp_path_factory.mktemp("faults")
     document = yaml.safe_load(CONFIG.read_text())
@@ -149,9 +124,14 @@ def faults_run(
     keep = ["/trainer/rendered/depth"]
     with GraphSession(install, work, env, arguments={"config": str(config)}, keep=keep) as session:
         sender = PairSender(session.node)
-        diagnostics = Diagnostics(session.node)
         sender.send(range(10))
-        yield session, sender, diagnostics
+        yield session, sender, session.diagnostics
+
+
+def _latest(diagnostics: DiagnosticsMonitor, node: str) -> NodeReport:
+    report = diagnostics.latest(node)
+    assert report is not None, f"{node}: no /diagnostics report yet"
+    return report
 
 
 def _thread_policies(pid: int) -> dict[int, tuple[str, int]]:
@@ -192,7 +172,7 @@ class TestBadInput:
     """In order: each case leaves the graph ready for the next."""
 
     def test_spoilt_messages_are_refused_per_cause_and_the_good_ones_go_through(
-        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+        self, faults_run: tuple[GraphSession, PairSender, DiagnosticsMonitor]
     ) -> None:
         session, sender, diagnostics = faults_run
         assert _wait_stamps(session, "/stereo_frontend/left/image_rect", [sender.stamp(k) for k in range(10)])
@@ -235,16 +215,22 @@ class TestBadInput:
         assert _logged(session, rf"{re.escape(topics.LEFT_IMAGE)}: good input again after unknown encoding") == 1
 
     def test_stamps_jumping_backwards_are_said_and_the_restarted_stream_flows(
-        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+        self, faults_run: tuple[GraphSession, PairSender, DiagnosticsMonitor]
     ) -> None:
         session, sender, diagnostics = faults_run
         started = time.monotonic()
+        before = diagnostics.idle("/depth_prior")
         restarted = sender.send(range(10), stamp_of=lambda k: sender.stamp(k) - 3_600_000_000_000)  # an hour back
         for topic in ("/stereo_frontend/left/image_rect", "/tracker/pose"):
             assert _wait_stamps(session, topic, restarted) == restarted, topic
             assert set(restarted) <= set(_stamps(session, topic, started)), topic
-        depth = _wait_stamps(session, "/depth_prior/depth", restarted)
-        assert len(depth) >= 8, depth
+        # the depth prior delivers every restarted pair or counts it as dropped (its pairs take about the camera's
+        # period here), and never drops the newest
+        counts = diagnostics.settled("/depth_prior", len(restarted), before=before)
+        _wait_stamps(session, "/depth_prior/depth", restarted[-1:])
+        depth = [stamp for stamp in _stamps(session, "/depth_prior/depth", started) if stamp in set(restarted)]
+        assert counts["failed"] == 0 and counts["processed"] == len(depth) >= 1, (counts, depth)
+        assert counts["dropped"] == len(restarted) - len(depth) and depth[-1] == restarted[-1], (counts, depth)
         for node in ("/stereo_frontend", "/depth_prior", "/tracker"):
             values = diagnostics.wait_for(node, lambda v: any("stamps jumped backwards" in key for key in v))
             assert any(key.startswith("faults: stamps jumped backwards on ") for key in values), node
@@ -252,7 +238,7 @@ class TestBadInput:
             assert _logged(session, rf"\[{node}\]: \S+: stamps jumped backwards: back by 360\d\.") == 1, node
 
     def test_a_left_image_without_its_right_one_is_said_and_pairs_flow_when_it_returns(
-        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+        self, faults_run: tuple[GraphSession, PairSender, DiagnosticsMonitor]
     ) -> None:
         session, sender, diagnostics = faults_run
         sender.send(range(30, 60), leave_out=(topics.RIGHT_IMAGE, topics.RIGHT_CAMERA_INFO))
@@ -265,12 +251,12 @@ class TestBadInput:
         assert _logged(session, rf"{re.escape(topics.RIGHT_IMAGE)}: partner topic silent: nothing while") == 1
         assert _logged(session, rf"{re.escape(topics.RIGHT_IMAGE)}: partner topic silent is over") == 1
         deadline = time.monotonic() + 5.0
-        while diagnostics.latest["/stereo_frontend"].message.startswith("waiting") and time.monotonic() < deadline:
+        while _latest(diagnostics, "/stereo_frontend").message.startswith("waiting") and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not diagnostics.latest["/stereo_frontend"].message.startswith("waiting")
+        assert not _latest(diagnostics, "/stereo_frontend").message.startswith("waiting")
 
     def test_a_burst_of_ten_times_the_rate_is_said_and_the_graph_keeps_up_after_it(
-        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+        self, faults_run: tuple[GraphSession, PairSender, DiagnosticsMonitor]
     ) -> None:
         session, sender, diagnostics = faults_run
         sender.send(range(70, 130), rate_hz=100.0)
@@ -288,12 +274,12 @@ class TestBadInput:
         assert _logged(session, r"\[stereo_frontend\]: \S+: input burst: \d+ Hz") == 1  # once for the set
         for node in NODES:  # every node still runs: none stopped processing
             assert diagnostics.wait_for(node, lambda v: True)
-            assert diagnostics.latest[node].level != b"\x02", (node, diagnostics.latest[node].message)
+            assert _latest(diagnostics, node).level != ERROR, (node, _latest(diagnostics, node).message)
 
 
 class TestTrainerKill:
     def test_a_killed_trainer_comes_back_from_its_checkpoint_and_the_front_end_never_stops(
-        self, faults_run: tuple[GraphSession, PairSender, Diagnostics]
+        self, faults_run: tuple[GraphSession, PairSender, DiagnosticsMonitor]
     ) -> None:
         session, sender, diagnostics = faults_run
         sender.send(range(150, 250))  # 10 s at the camera's rate, the trainer running
