@@ -56,7 +56,7 @@ def score(bag: Path, config: PipelineConfig, weights: Path) -> dict[str, dict[st
     for frame in FrameAssembler(config.sync).frames_from_bag(bag):
         if frame.ground_truth_depth is None:
             continue
-        calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
+        calibration, left, right = stage.rectify_frame(frame)
         prior = stage.estimate_prior(left, right, calibration)
         truth = rectify_left_depth(calibration, frame.ground_truth_depth)
         instrument = np.zeros(left.shape[:2], bool)

@@ -60,7 +60,8 @@ def load(bag: Path) -> tuple[StereoCalibration, list[Frame]]:
     frames: list[Frame] = []
     calibration: StereoCalibration | None = None
     for frame in FrameAssembler(SyncConfig()).frames_from(read_messages(bag, names)):
-        rectified = stage.process(frame.stamp_ns, frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
+        left, right = frame.stereo()
+        rectified = stage.process(frame.stamp_ns, left.rgb, right.rgb, left.view, right.view)
         calibration = rectified.calibration
         mask = None
         if frame.instrument_mask is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from stereo_nerf_core.config_checks import check_declared, param
+from stereo_nerf_core.config_checks import check_declared, derived, param
 from stereo_nerf_core.errors import ConfigError
 
 
@@ -181,6 +181,9 @@ class TrainerConfig:
         low=0.0,
         high=10.0,
     )
+    min_depth_m: float = derived(0.02, "scene.min_depth_m")
+    max_depth_m: float = derived(0.3, "scene.max_depth_m")
+    """Without prior depth (a monocular recording) the scene box is the keyframes' view frusta between these."""
     depth_refine_start: int = param(
         300,
         "Step of the first depth-refinement round (replacing invalid prior pixels by rendered depth).",

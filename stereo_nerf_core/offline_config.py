@@ -80,9 +80,9 @@ class ReplayConfig:
     GROUP: ClassVar[str] = "replay"
 
     methods: list[str] = param_factory(
-        lambda: ["nearest_frame", "stereo_prior", "tsdf_fusion", "nerf", "sdf"],
-        "Methods run and scored, in report order (see pipeline/methods.py; the baselines nearest_frame and "
-        "stereo_prior are always scored, first).",
+        lambda: ["nearest_frame", "neighbour_blend", "stereo_prior", "tsdf_fusion", "nerf", "sdf"],
+        "Methods run and scored, in report order (see pipeline/methods.py; the baselines nearest_frame, "
+        "neighbour_blend and stereo_prior are always scored, first).",
     )
     held_out_every: int = param(
         8,

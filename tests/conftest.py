@@ -17,7 +17,7 @@ CONFIG = REPO / "config" / "pipeline.yaml"
 """The nodes' parameter file."""
 REPLAY_CONFIG = REPO / "config" / "replay.yaml"
 """The offline replay's (names the nodes' file)."""
-SHIPPED_METHODS = "methods: [nearest_frame, stereo_prior, tsdf_fusion, nerf, sdf]"
+SHIPPED_METHODS = "methods: [nearest_frame, neighbour_blend, stereo_prior, tsdf_fusion, nerf, sdf]"
 
 
 def replay_yaml_with(path: Path, shipped: str, replacement: str) -> Path:

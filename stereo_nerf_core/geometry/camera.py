@@ -276,6 +276,22 @@ class StereoCalibration:
         return disparity
 
 
+MONOCULAR_PLACEHOLDER_BASELINE_M = 1.0
+"""The baseline of the placeholder right view of :func:`left_only_calibration`."""
+
+
+def left_only_calibration(left: RectifiedView) -> StereoCalibration:
+    """The camera of a monocular recording as a :class:`StereoCalibration`, so its frames take the stereo frames'
+    road (rectified grid ``K_rect``, ``T_raw_rect``, masks and depth resampled onto it).
+
+    Its right view is a placeholder: the left's model moved :data:`MONOCULAR_PLACEHOLDER_BASELINE_M` to the right.
+    Nothing stereo (matching, disparity, a right image) may use it.
+    """
+    P = left.P.copy()
+    P[0, 3] = left.P[0, 3] - P[0, 0] * MONOCULAR_PLACEHOLDER_BASELINE_M
+    return StereoCalibration(left, RectifiedView(left.camera, left.R, P))
+
+
 def decompose_projection(P: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(K (3, 3) with K[2, 2] = 1, T_world_camera (4, 4)) of a (3, 4) projection matrix ``K [R | t]``."""
     K, R, centre = cv2.decomposeProjectionMatrix(np.asarray(P, dtype=np.float64))[:3]

@@ -51,7 +51,7 @@ def bag_truth(bag: Path | str, config: PipelineConfig, *, max_frames: int | None
     assembler = FrameAssembler(config.sync, tracking=config.tracking)
     stage = StereoDepthStage(config.depth_prior)
     for frame in assembler.frames_from_bag(bag, max_frames=max_frames):
-        calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
+        calibration, left, right = stage.rectify_frame(frame)
         yield _truth(frame, calibration, left, right)
 
 

@@ -8,6 +8,8 @@ mesh. ``replay.methods`` in the YAML picks the methods, in report order; the two
 (:data:`BASELINES`) are always scored, first.
 
 * ``nearest_frame`` (baseline): held-out views are the nearest input frame as it is.
+* ``neighbour_blend`` (baseline): held-out views are the mean of the input frames before and after them,
+  forward-warped through their priors when the camera moved (on a static camera, the mean of the neighbours).
 * ``stereo_prior`` (baseline): the front-end's dense prior; held-out views forward-warp the nearest
   input frame's colour through its prior depth.
 * ``tsdf_fusion``: the priors of the input frames fused with open3d; depth and colour are its
@@ -43,8 +45,8 @@ class FrameInput:
 
     frame: EvaluatedFrame
     calibration: StereoCalibration
-    right: NDArray[np.uint8]
-    """(H, W, 3) rectified right image, RGB."""
+    right: NDArray[np.uint8] | None
+    """(H, W, 3) rectified right image, RGB; None in a monocular recording."""
     prior: DepthPrior
 
 
@@ -157,6 +159,49 @@ class NearestFrameMethod(_InputViewsMethod):
         return Rendering(self.priors[nearest.index], nearest.left.astype(np.float32) / 255.0)
 
 
+class NeighbourBlendMethod(_InputViewsMethod):
+    """Baseline: a held-out frame predicted by the input frames around it (the nearest earlier and the nearest later
+    one), each forward-warped into its pose through its prior depth, averaged where both land; pixels where none
+    lands take the nearest one as it is. On a static camera (or without a prior) the frames are used as they are:
+    "the mean of the neighbouring training frames". Depth: the nearest input frame's prior, as ``nearest_frame``.
+    """
+
+    stages = ()
+
+    def render(self, frame: EvaluatedFrame, K: NDArray[np.float64], size: tuple[int, int]) -> Rendering | None:
+        depth = self.priors.get(frame.index)
+        nearest = self.nearest_input(frame)
+        if depth is None or not frame.held_out or nearest is None or frame.T_world_camera is None:
+            return None if depth is None else Rendering(depth, None)
+        earlier = [index for index in self.sources if index < frame.index]
+        later = [index for index in self.sources if index > frame.index]
+        neighbours = [self.sources[max(earlier)]] if earlier else []
+        neighbours += [self.sources[min(later)]] if later else []
+        width, height = size
+        total, weight = np.zeros((height, width, 3), np.float32), np.zeros((height, width), np.float32)
+        for source in neighbours:
+            rgb, landed = self._seen_from(source, frame.T_world_camera, K, size)
+            total += rgb * landed[..., None]
+            weight += landed
+        own = nearest.left.astype(np.float32) / 255.0
+        blend = np.where(weight[..., None] > 0, total / np.maximum(weight, 1.0)[..., None], own)
+        return Rendering(self.priors[nearest.index], blend.astype(np.float32))
+
+    def _seen_from(
+        self, source: EvaluatedFrame, T_world_target: NDArray[np.float64], K: NDArray[np.float64], size: tuple[int, int]
+    ) -> tuple[F32, F32]:
+        """``source``'s colour in the target camera and where it landed (1/0): as it is when the camera has not
+        moved or the source has no prior depth, else forward-warped through its prior."""
+        assert source.T_world_camera is not None
+        prior = self.priors[source.index]
+        image = source.left.astype(np.float32) / 255.0
+        if np.allclose(source.T_world_camera, T_world_target, atol=1e-9) or not np.any(prior > 0):
+            return image, np.ones(image.shape[:2], np.float32)
+        with self.timer.stage("neighbour_blend_warp"):
+            rgb, depth = forward_warp(source.left, prior, K, source.T_world_camera, T_world_target, size)
+        return rgb, (depth > 0).astype(np.float32)
+
+
 class TsdfFusionMethod(ReplayMethod):
     """The input frames' priors fused in a TSDF; views are its coloured mesh ray-cast."""
 
@@ -221,6 +266,7 @@ def _trainer(mode: str) -> MethodFactory:
 
 METHODS: dict[str, MethodFactory] = {
     "nearest_frame": NearestFrameMethod,
+    "neighbour_blend": NeighbourBlendMethod,
     "stereo_prior": StereoPriorMethod,
     "tsdf_fusion": TsdfFusionMethod,
     "nerf": _trainer("nerf"),
@@ -241,7 +287,7 @@ def check_method_names(names: list[str]) -> None:
         )
 
 
-BASELINES = ("nearest_frame", "stereo_prior")
+BASELINES = ("nearest_frame", "neighbour_blend", "stereo_prior")
 """Always scored, first, so every novel-view table shows what a method gains over them."""
 
 

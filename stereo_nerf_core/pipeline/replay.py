@@ -39,11 +39,14 @@ from stereo_nerf_core.pipeline.report_writer import write_replay_outputs
 from stereo_nerf_core.pipeline.scoring import timeline_point
 from stereo_nerf_core.pipeline.splits import held_out_stamps
 from stereo_nerf_core.pipeline.timing import StageTimer, peak_memory
-from stereo_nerf_core.spine.frames import FrameAssembler, StereoFrame
+from stereo_nerf_core.spine.frames import FrameAssembler, StereoFrame, is_monocular
 from stereo_nerf_core.spine.poses import FramePose, PoseSource
-from stereo_nerf_core.spine.stages import StereoDepthStage
+from stereo_nerf_core.spine.stages import MonocularStage, StereoDepthStage
 
 REQUIRED_TOPICS = (topics.LEFT_IMAGE, topics.RIGHT_IMAGE, topics.LEFT_CAMERA_INFO, topics.RIGHT_CAMERA_INFO)
+"""What a stereo bag needs; a monocular one (no right image) needs only the left image and its camera_info."""
+PRIOR_METHODS = ("stereo_prior", "tsdf_fusion")
+"""Methods that are made of the depth prior: left out of a monocular replay whose bag carries no depth prior."""
 
 
 @dataclass
@@ -113,9 +116,11 @@ class ReplaySummary:
 
 
 def check_bag(bag: Path) -> dict[str, str]:
-    """Topic -> type of a bag that has every required topic; :class:`ReplayError` names what is missing."""
+    """Topic -> type of a bag that has every required topic (a monocular bag: the left ones);
+    :class:`ReplayError` names what is missing."""
     summary = bag_topics(bag)
-    missing = [topic for topic in REQUIRED_TOPICS if summary.get(topic) is None or summary[topic].count == 0]
+    required = REQUIRED_TOPICS[::2] if is_monocular(bag) else REQUIRED_TOPICS
+    missing = [topic for topic in required if summary.get(topic) is None or summary[topic].count == 0]
     if missing:
         raise ReplayError(f"{bag}: bag has no messages on required topic(s) {', '.join(missing)}")
     return {topic: item.msgtype for topic, item in summary.items()}
@@ -151,9 +156,13 @@ def run_replay(
     state.held_out_stamps = held_out_stamps(state.bag)
     counts = {topic: item.count for topic, item in bag_topics(state.bag).items()}
     state.out_dir.mkdir(parents=True, exist_ok=True)
-    stage = StereoDepthStage(config.depth_prior)
-    assembler = FrameAssembler(config.sync, tracking=config.tracking)
-    state.total = min(counts[topics.LEFT_IMAGE], counts[topics.RIGHT_IMAGE])
+    stage: StereoDepthStage | MonocularStage = StereoDepthStage(config.depth_prior)
+    monocular = is_monocular(state.bag)
+    assembler = FrameAssembler(config.sync, tracking=config.tracking, monocular=monocular)
+    state.total = min(counts[topics.LEFT_IMAGE], counts.get(topics.RIGHT_IMAGE, 0))
+    if monocular:
+        stage, state.total = MonocularStage(), counts[topics.LEFT_IMAGE]
+        _monocular_methods(state, with_prior=counts.get(topics.LEFT_DEPTH_PRIOR, 0) > 0)
     if max_frames is not None:
         state.total = min(state.total, max_frames)
     bar = tqdm(total=state.total, unit="pair", desc="replay", disable=not progress, dynamic_ncols=True)
@@ -184,6 +193,9 @@ def run_replay(
         except KeyboardInterrupt:
             state.interrupted = True
     state.wall_seconds = time.perf_counter() - start
+    identity = state.poses.identity if state.poses is not None else 0
+    if identity:
+        state.notes.append(f"{identity} monocular frames had no pose on /tf: the identity (a static camera).")
     try:
         metrics = write_replay_outputs(state)
     finally:
@@ -228,14 +240,34 @@ def _held_out(state: ReplayState, frame: StereoFrame) -> bool:
     return every > 0 and frame.index % every == 0
 
 
-def _process(state: ReplayState, stage: StereoDepthStage, frame: StereoFrame) -> None:
+def _monocular_methods(state: ReplayState, *, with_prior: bool) -> None:
+    """A monocular bag: no stereo prior, fusion or odometry; the trainer methods train photometrically, with a
+    depth loss where the bag carries a depth prior (then the prior's methods run on it)."""
+    source = f"its {topics.LEFT_DEPTH_PRIOR} as the prior" if with_prior else "no depth prior (photometric training)"
+    state.notes.append(
+        f"Monocular recording (no {topics.RIGHT_IMAGE}): no stereo matching, fusion of stereo depth or stereo "
+        f"odometry; {source}; poses from /tf, else the identity."
+    )
+    if not with_prior:
+        left_out = [method.name for method in state.methods if method.name in PRIOR_METHODS]
+        state.methods = [method for method in state.methods if method.name not in PRIOR_METHODS]
+        if left_out:
+            state.notes.append(f"Left out without a depth prior: {', '.join(left_out)}.")
+
+
+def _process(state: ReplayState, stage: StereoDepthStage | MonocularStage, frame: StereoFrame) -> None:
     timer = state.timer
     assert state.poses is not None
+    right = None
     try:
-        with timer.stage("rectify"):
-            calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
-        with timer.stage("depth_prior"):
-            prior = stage.estimate_prior(left, right, calibration)
+        if isinstance(stage, MonocularStage):
+            with timer.stage("rectify"):
+                calibration, left, prior = stage.process(frame)
+        else:
+            with timer.stage("rectify"):
+                calibration, left, right = stage.rectify_frame(frame)
+            with timer.stage("depth_prior"):
+                prior = stage.estimate_prior(left, right, calibration)
     except FrontendError as error:
         state.skipped_frames.append(f"frame {frame.index} @ {frame.stamp_ns}: {error}")
         return

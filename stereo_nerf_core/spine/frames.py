@@ -1,11 +1,13 @@
 """Turns a bag's message stream into synchronised stereo frames with their side data.
 
 Images are paired with :class:`ApproximateTimeSync`; each camera uses its latest camera_info;
-instrument masks, ground-truth depth and poses are attached by stamp. The robot's pose comes from
-the tf tree (/tf and /tf_static, the chain from ``tracking.world_frame`` to the camera interpolated
-at the stamp, as the live tracker looks it up: :class:`~stereo_nerf_core.spine.robot_poses.RobotPoses`).
-A pair is released once the stream has moved ``settle_s`` (at least ``tracking.tf_timeout_s``, the
-live tracker's wait) past its stamp: side data may be logged just after the images.
+instrument masks, a provided depth prior, ground-truth depth and poses are attached by stamp. A monocular
+(left-only) recording gives one frame per left image, without a right one (:func:`is_monocular`).
+The robot's pose comes from the tf tree (/tf and /tf_static, the chain from ``tracking.world_frame`` to the
+camera interpolated at the stamp, as the live tracker looks it up:
+:class:`~stereo_nerf_core.spine.robot_poses.RobotPoses`). A pair is released once the stream has moved
+``settle_s`` (at least ``tracking.tf_timeout_s``, the live tracker's wait) past its stamp: side data may be
+logged just after the images.
 Unusable messages are counted and described, never fatal: a running replay keeps going.
 """
 
@@ -22,11 +24,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stereo_nerf_core.config import SyncConfig, TrackingConfig
-from stereo_nerf_core.frontend.sync import ApproximateTimeSync, Side, StampedPair
+from stereo_nerf_core.frontend.sync import ApproximateTimeSync, Side
 from stereo_nerf_core.geometry.camera import RectifiedView
 from stereo_nerf_core.io import topics
-from stereo_nerf_core.io.bag import BagMessage, read_messages
-from stereo_nerf_core.io.errors import MessageError
+from stereo_nerf_core.io.bag import BagMessage, bag_topics, read_messages
+from stereo_nerf_core.io.errors import BagError, MessageError
 from stereo_nerf_core.io.messages import (
     camera_info_to_view,
     check_image_size,
@@ -43,6 +45,7 @@ FRAME_TOPICS = (
     topics.LEFT_CAMERA_INFO,
     topics.RIGHT_CAMERA_INFO,
     topics.LEFT_INSTRUMENT_MASK,
+    topics.LEFT_DEPTH_PRIOR,
     topics.GROUND_TRUTH_LEFT_DEPTH,
     topics.GROUND_TRUTH_POSE,
     topics.TF,
@@ -69,15 +72,28 @@ class StereoFrame:
     index: int
     stamp_ns: int
     left: CameraImage
-    right: CameraImage
+    right: CameraImage | None
+    """None in a monocular (left-only) recording."""
     instrument_mask: NDArray[np.bool_] | None
     """(H, W) on the left raw grid, True on instruments."""
+    depth_prior: NDArray[np.float32] | None
+    """(H, W) metres on the left raw grid (Z of the raw frame), NaN where none: a prior the bag carries
+    (/stereo/left/depth_prior, e.g. imported with a monocular recording)."""
     ground_truth_depth: NDArray[np.float32] | None
     """(H, W) metres on the left raw grid (Z of the raw frame), NaN where none."""
     T_world_left: NDArray[np.float64] | None
     """(4, 4) pose of the left raw optical frame from the tf tree (a robot's kinematics, for example)."""
     T_world_left_truth: NDArray[np.float64] | None
     """(4, 4) ground-truth pose of the left raw optical frame (/ground_truth/pose; evaluation only)."""
+
+    def stereo(self) -> tuple[CameraImage, CameraImage]:
+        """(left, right); :class:`BagError` for a frame of a monocular recording, which has no right image."""
+        if self.right is None:
+            raise BagError(
+                f"frame {self.index} @ {self.stamp_ns} has no {topics.RIGHT_IMAGE} (a monocular recording): "
+                "this needs a stereo bag"
+            )
+        return self.left, self.right
 
 
 @dataclass
@@ -117,15 +133,25 @@ class _Stamped:
 class FrameAssembler:
     """Consumes bag messages in log order and yields :class:`StereoFrame` objects."""
 
-    def __init__(self, sync: SyncConfig, *, tracking: TrackingConfig | None = None, settle_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        sync: SyncConfig,
+        *,
+        tracking: TrackingConfig | None = None,
+        settle_s: float = 0.1,
+        monocular: bool = False,
+    ) -> None:
         self.sync: ApproximateTimeSync[CameraImage] = ApproximateTimeSync(sync)
+        self.monocular = monocular
+        """Left images alone make frames (right images are ignored)."""
         tracking = tracking or TrackingConfig()
         self.settle_ns = int(max(settle_s, tracking.tf_timeout_s) * 1e9)
         self.views: dict[str, RectifiedView] = {}
-        self.masks, self.depths, self.truth_poses = _Stamped(), _Stamped(), _Stamped()
+        self.masks, self.priors, self.depths, self.truth_poses = _Stamped(), _Stamped(), _Stamped(), _Stamped()
         self.robot = RobotPoses(tracking)
         self.left_frame_id = topics.LEFT_OPTICAL_FRAME
-        self.pending: deque[StampedPair[CameraImage]] = deque()
+        self.pending: deque[tuple[int, CameraImage, CameraImage | None]] = deque()
+        """(stamp, left, right) of the frames waiting for their side data."""
         self.report = StreamReport()
         self.frames = 0
 
@@ -152,21 +178,22 @@ class FrameAssembler:
 
     def release(self, now_ns: int | None) -> Iterator[StereoFrame]:
         """Pairs whose side data has had time to arrive (all of them when ``now_ns`` is None)."""
-        while self.pending and (now_ns is None or now_ns - self.pending[0].stamp_ns >= self.settle_ns):
-            pair = self.pending.popleft()
+        while self.pending and (now_ns is None or now_ns - self.pending[0][0] >= self.settle_ns):
+            stamp, left, right = self.pending.popleft()
             frame = StereoFrame(
                 index=self.frames,
-                stamp_ns=pair.stamp_ns,
-                left=pair.left,
-                right=pair.right,
-                instrument_mask=self.masks.find(pair.stamp_ns),
-                ground_truth_depth=self.depths.find(pair.stamp_ns),
-                T_world_left=self.robot.pose(pair.stamp_ns, self.robot.camera_frame(self.left_frame_id)),
-                T_world_left_truth=self.truth_poses.find(pair.stamp_ns),
+                stamp_ns=stamp,
+                left=left,
+                right=right,
+                instrument_mask=self.masks.find(stamp),
+                depth_prior=self.priors.find(stamp),
+                ground_truth_depth=self.depths.find(stamp),
+                T_world_left=self.robot.pose(stamp, self.robot.camera_frame(self.left_frame_id)),
+                T_world_left_truth=self.truth_poses.find(stamp),
             )
             self.frames += 1
-            for store in (self.masks, self.depths, self.truth_poses):
-                store.prune(pair.stamp_ns - STAMP_TOLERANCE_NS)
+            for store in (self.masks, self.priors, self.depths, self.truth_poses):
+                store.prune(stamp - STAMP_TOLERANCE_NS)
             yield frame
 
     def _accept(self, message: BagMessage) -> None:
@@ -177,11 +204,12 @@ class FrameAssembler:
             self._accept_image(topic, msg)
         elif topic == topics.LEFT_INSTRUMENT_MASK:
             self.masks.add(stamp_ns(msg.header), _image(msg, topic) > 0)
-        elif topic == topics.GROUND_TRUTH_LEFT_DEPTH:
+        elif topic in (topics.GROUND_TRUTH_LEFT_DEPTH, topics.LEFT_DEPTH_PRIOR):
             depth = _image(msg, topic).astype(np.float32)
             if str(msg.encoding) == "16UC1":
                 depth = np.where(depth > 0, depth / 1000.0, np.nan).astype(np.float32)
-            self.depths.add(stamp_ns(msg.header), np.where(depth > 0, depth, np.nan).astype(np.float32))
+            store = self.depths if topic == topics.GROUND_TRUTH_LEFT_DEPTH else self.priors
+            store.add(stamp_ns(msg.header), np.where(depth > 0, depth, np.nan).astype(np.float32))
         elif topic == topics.GROUND_TRUTH_POSE:
             if msg.header.frame_id == topics.WORLD_FRAME:
                 self.truth_poses.add(stamp_ns(msg.header), pose_to_matrix(msg.pose))
@@ -189,6 +217,8 @@ class FrameAssembler:
             self.robot.accept_tf(msg, static=topic == topics.TF_STATIC)
 
     def _accept_image(self, topic: str, msg: Any) -> None:
+        if self.monocular and topic != topics.LEFT_IMAGE:
+            return
         info_topic = topics.LEFT_CAMERA_INFO if topic == topics.LEFT_IMAGE else topics.RIGHT_CAMERA_INFO
         stamp = stamp_ns(msg.header)
         if topic == topics.LEFT_IMAGE:
@@ -199,10 +229,19 @@ class FrameAssembler:
             return
         rgb = image_to_rgb_named(msg, topic)
         check_image_size(rgb, view.camera.size, topic, info_topic)
+        if self.monocular:
+            self.pending.append((stamp, CameraImage(stamp, rgb, view), None))
+            return
         side: Side = "left" if topic == topics.LEFT_IMAGE else "right"
         pair = self.sync.push(side, stamp, CameraImage(stamp, rgb, view))
         if pair is not None:
-            self.pending.append(pair)
+            self.pending.append((pair.stamp_ns, pair.left, pair.right))
+
+
+def is_monocular(bag: Path | str) -> bool:
+    """Whether ``bag`` is a monocular recording: left images and no right ones."""
+    counts = {topic: item.count for topic, item in bag_topics(Path(bag)).items()}
+    return counts.get(topics.LEFT_IMAGE, 0) > 0 and counts.get(topics.RIGHT_IMAGE, 0) == 0
 
 
 def image_to_rgb_named(msg: Any, topic: str) -> NDArray[np.uint8]:

@@ -2,7 +2,8 @@
 
 ``tracking.pose_source``: "odometry" (default: the live pipeline's own stereo visual odometry),
 "tf" (world -> left optical frame on /tf, e.g. robot kinematics) or "ground_truth" (the bag's
-/ground_truth/pose, an oracle for experiments). Poses are of the rectified left camera. External poses
+/ground_truth/pose, an oracle for experiments). A monocular frame (no right image) has no odometry: it takes
+its /tf pose, else the identity (a static camera). Poses are of the rectified left camera. External poses
 (tf, ground truth) are looked up by :class:`~stereo_nerf_core.spine.robot_poses.RobotPoses`; keyframes among
 them are chosen by the same selector the odometry uses.
 
@@ -51,6 +52,8 @@ class PoseSource:
         self.selector = KeyframeSelector(config.keyframes)
         """Keyframes among external poses (the odometry has its own, with the same rule)."""
         self.lost = 0
+        self.identity = 0
+        """Monocular frames without a pose on /tf, given the identity."""
 
     @property
     def external(self) -> bool:
@@ -69,6 +72,8 @@ class PoseSource:
         truth = None if frame.T_world_left_truth is None else frame.T_world_left_truth @ calibration.T_raw_rect
         if self.source == "ground_truth":
             return FramePose(truth, truth, None)
+        if frame.right is None:
+            return self._left_only(frame, calibration, truth)
         if self.source == "tf":
             from_tf = None if frame.T_world_left is None else frame.T_world_left @ calibration.T_raw_rect
             return FramePose(from_tf, truth, None)
@@ -77,6 +82,16 @@ class PoseSource:
             self.lost += 1
             return FramePose(None, truth, result)
         return FramePose(result.T_world_camera, truth, result)
+
+    def _left_only(self, frame: StereoFrame, calibration: StereoCalibration, truth: F64 | None) -> FramePose:
+        """A monocular frame: no stereo odometry. Its pose from /tf when it has one; else, with the default source
+        (odometry), the identity (a static camera, as a monocular endoscope video is), counted in ``identity``."""
+        if frame.T_world_left is not None:
+            return FramePose(frame.T_world_left @ calibration.T_raw_rect, truth, None)
+        if self.source == "tf":
+            return FramePose(None, truth, None)
+        self.identity += 1
+        return FramePose(np.eye(4), truth, None)
 
     def is_keyframe(self, T_world_camera: F64, left: NDArray[np.uint8]) -> bool:
         """Whether an external pose's frame (``left`` image) becomes a keyframe."""

@@ -61,7 +61,7 @@ def keyframes_from_bag(
 def bag_keyframe(stage: StereoDepthStage, frame: StereoFrame, *, downscale: int, binocular: bool) -> BagKeyframe:
     """One pair of a bag (with its ground-truth pose) as a keyframe, through the replay's stages."""
     assert frame.T_world_left_truth is not None
-    calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
+    calibration, left, right = stage.rectify_frame(frame)
     prior = stage.estimate_prior(left, right, calibration)
     instrument = np.zeros(left.shape[:2], bool)
     if frame.instrument_mask is not None:

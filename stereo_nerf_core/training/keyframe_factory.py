@@ -80,7 +80,7 @@ def make_keyframe(
     index: int,
     stamp_ns: int,
     left: NDArray[np.uint8],
-    right: NDArray[np.uint8],
+    right: NDArray[np.uint8] | None,
     prior: DepthPrior,
     calibration: StereoCalibration,
     T_world_camera: NDArray[np.float64],
@@ -90,16 +90,21 @@ def make_keyframe(
     binocular: bool = True,
 ) -> TrainingKeyframe:
     """A training keyframe of a rectified pair (H, W, 3) at ``1 / downscale``; ``tissue`` and ``instrument`` are
-    (H, W) left masks, ``T_world_camera`` the rectified left camera's pose; ``binocular`` keeps the right view."""
+    (H, W) left masks, ``T_world_camera`` the rectified left camera's pose; ``binocular`` keeps the right view
+    (``right`` None: a monocular frame, left only)."""
     if downscale < 1:
         raise TrainingError(f"downscale must be >= 1, got {downscale}")
-    right_tissue = ~specular_mask(right) & ~instrument_in_right(instrument, prior.disparity, calibration)
+    binocular = binocular and right is not None
+    right_tissue = None
+    if right is not None and binocular:
+        right_tissue = ~specular_mask(right) & ~instrument_in_right(instrument, prior.disparity, calibration)
     K = calibration.K_rect
     depth, confidence = prior.depth, prior.confidence
     if downscale > 1:
         K = calibration.rectified_scaled(left.shape[1] // downscale, left.shape[0] // downscale).K_rect
-        left, right = shrink_image(left, downscale), shrink_image(right, downscale)
-        tissue, right_tissue = shrink_mask(tissue, downscale), shrink_mask(right_tissue, downscale)
+        left, tissue = shrink_image(left, downscale), shrink_mask(tissue, downscale)
+        if right is not None and right_tissue is not None:
+            right, right_tissue = shrink_image(right, downscale), shrink_mask(right_tissue, downscale)
         depth, confidence = shrink_prior(depth, confidence, downscale)
     return TrainingKeyframe(
         index=index,
@@ -112,5 +117,5 @@ def make_keyframe(
         T_world_camera=T_world_camera,
         right_rgb=right if binocular else None,
         baseline_m=calibration.baseline_m,
-        right_valid=right_tissue if binocular else None,
+        right_valid=right_tissue,
     )

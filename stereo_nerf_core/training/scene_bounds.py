@@ -3,7 +3,8 @@
 The box is that of the world points of every keyframe's prior (tissue pixels with depth, up to
 ``max_points`` per keyframe), trimmed to the 0.5-99.5 percentiles per axis against stray prior
 pixels, then grown on every side by ``padding`` times its largest side (so a flat patch of tissue
-still gets room in depth). Near and far are the
+still gets room in depth). Without prior depth (a monocular recording) the box is that of the keyframes'
+view frusta between two depths (:func:`frustum_bounds`). Near and far are the
 smallest and largest distances from any keyframe camera centre to the box.
 """
 
@@ -74,3 +75,20 @@ def bounds_from_keyframes(
     low, high = np.percentile(points, 0.5, axis=0), np.percentile(points, 99.5, axis=0)
     margin = padding * float((high - low).max())
     return SceneBounds(low - margin, high + margin)
+
+
+def frustum_bounds(keyframes: Sequence[TrainingKeyframe], near_m: float, far_m: float) -> SceneBounds:
+    """The box of every keyframe's view frustum between depths (Z) ``near_m`` and ``far_m``."""
+    if not keyframes or not 0 < near_m < far_m:
+        raise TrainingError(
+            f"frustum bounds need keyframes and 0 < near < far, got {len(keyframes)} keyframes, {near_m}, {far_m}"
+        )
+    points = []
+    for keyframe in keyframes:
+        height, width = keyframe.rgb.shape[:2]
+        rays = np.array([[u, v, 1.0] for u in (0, width) for v in (0, height)]) @ np.linalg.inv(keyframe.K).T
+        corners = np.concatenate([rays * near_m, rays * far_m])
+        T = keyframe.T_world_camera
+        points.append(corners @ T[:3, :3].T + T[:3, 3])
+    stacked = np.concatenate(points)
+    return SceneBounds(stacked.min(axis=0), stacked.max(axis=0))

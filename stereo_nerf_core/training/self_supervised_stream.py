@@ -34,7 +34,7 @@ def stream_frames(bag: Path | str, config: PipelineConfig, *, max_frames: int | 
     for frame in FrameAssembler(config.sync, tracking=config.tracking).frames_from_bag(bag):
         if max_frames is not None and frame.index >= max_frames:
             break
-        calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
+        calibration, left, right = stage.rectify_frame(frame)
         pose = None
         if poses is not None:
             instrument = np.zeros(left.shape[:2], bool)

@@ -37,7 +37,7 @@ from stereo_nerf_core.render.occupancy import OccupancyGrid
 from stereo_nerf_core.render.renderer import SamplingConfig
 from stereo_nerf_core.training.errors import TrainingError
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
-from stereo_nerf_core.training.scene_bounds import SceneBounds, bounds_from_keyframes
+from stereo_nerf_core.training.scene_bounds import SceneBounds, bounds_from_keyframes, frustum_bounds
 
 FieldConfig = NerfFieldConfig | SdfFieldConfig | DeformableFieldConfig
 ONE_DIRECTION = 0.97
@@ -188,6 +188,10 @@ class Scene:
     """Unit of the pose corrections' translation (:func:`pose_translation_scale`)."""
 
 
+MIN_PRIOR_POINTS = 100
+"""Prior points the first keyframes need for the box of their prior; with fewer it is their view frusta."""
+
+
 def build_scene(
     keyframes: Sequence[TrainingKeyframe],
     config: TrainerConfig,
@@ -199,7 +203,11 @@ def build_scene(
     """The model ``config.mode`` fitted to ``keyframes``; ``bounds``, ``sampling`` and ``field_config`` replace what
     would be derived from them."""
     if bounds is None:
-        bounds = bounds_from_keyframes(keyframes, padding=config.bounds_padding, seed=config.seed)
+        with_depth = sum(int(np.count_nonzero((keyframe.depth > 0) & keyframe.valid)) for keyframe in keyframes)
+        if with_depth >= MIN_PRIOR_POINTS:
+            bounds = bounds_from_keyframes(keyframes, padding=config.bounds_padding, seed=config.seed)
+        else:  # a monocular recording without a depth topic
+            bounds = frustum_bounds(keyframes, config.min_depth_m, config.max_depth_m)
     marching = {"march_candidates": config.march_candidates, "march_max_samples": config.march_max_samples}
     training = replace(scene_sampling(bounds, keyframes, config, sampling), **marching)
     unguided = training if sampling is not None else replace(training, uniform_count=config.coarse_samples)

@@ -36,7 +36,7 @@ def sample_truth_frames(count: int) -> list[TruthFrame]:
         if raw.index >= count:
             break
         assert raw.ground_truth_depth is not None and raw.T_world_left_truth is not None
-        calibration, left, right = stage.rectify(raw.left.rgb, raw.right.rgb, raw.left.view, raw.right.view)
+        calibration, left, right = stage.rectify_frame(raw)
         instrument = np.zeros(left.shape[:2], bool)
         if raw.instrument_mask is not None:
             instrument = calibration.rectify_left_nearest(raw.instrument_mask.astype(np.uint8)) > 0

@@ -62,7 +62,7 @@ def pairs() -> dict[int, Pair]:
         if frame.index in wanted:
             assert frame.instrument_mask is not None and frame.ground_truth_depth is not None
             assert frame.T_world_left_truth is not None
-            calibration, left, right = stage.rectify(frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
+            calibration, left, right = stage.rectify_frame(frame)
             found[frame.index] = Pair(
                 frame.index,
                 calibration,

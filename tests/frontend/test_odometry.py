@@ -44,7 +44,8 @@ def sample() -> tuple[StereoCalibration, list[Frame]]:
     calibration = None
     for frame in FrameAssembler(SyncConfig()).frames_from(read_messages(SAMPLE_BAG, names)):
         assert frame.instrument_mask is not None and frame.T_world_left_truth is not None
-        rectified = stage.process(frame.stamp_ns, frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view)
+        left, right = frame.stereo()
+        rectified = stage.process(frame.stamp_ns, left.rgb, right.rgb, left.view, right.view)
         calibration = rectified.calibration
         frames.append(
             Frame(

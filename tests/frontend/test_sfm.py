@@ -45,9 +45,7 @@ def keyframes() -> Keyframes:
     for frame in FrameAssembler(SyncConfig()).frames_from(read_messages(SAMPLE_BAG, names)):
         if frame.index in FRAMES:
             assert frame.T_world_left_truth is not None
-            calibration, rectified_left, rectified_right = stage.rectify(
-                frame.left.rgb, frame.right.rgb, frame.left.view, frame.right.view
-            )
+            calibration, rectified_left, rectified_right = stage.rectify_frame(frame)
             left.append(rectified_left)
             right.append(rectified_right)
             poses[frame.index] = frame.T_world_left_truth @ calibration.T_raw_rect

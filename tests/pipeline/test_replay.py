@@ -95,7 +95,8 @@ def test_outputs_on_disk(replayed: ReplaySummary) -> None:
     out = replayed.out_dir
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["schema_version"] == METRICS_SCHEMA_VERSION
-    assert list(metrics["methods"]) == ["nearest_frame", "stereo_prior", "tsdf_fusion"]  # the baselines first
+    baselines_first = ["nearest_frame", "neighbour_blend", "stereo_prior", "tsdf_fusion"]
+    assert list(metrics["methods"]) == baselines_first
     assert metrics["protocol"]["max_depth_m"] == 0.3 and metrics["protocol"]["median_scaling"] is False
     pngs = sorted((out / "depth_prior").glob("*.png"))
     assert len(pngs) == 44

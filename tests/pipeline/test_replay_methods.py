@@ -45,13 +45,15 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> ReplaySummary:
     return run_replay(SAMPLE_BAG, tiny_config(), out, progress=False, max_frames=FRAMES)
 
 
-def test_the_four_methods_are_scored_in_config_order(replayed: ReplaySummary) -> None:
+def test_the_methods_are_scored_in_config_order(replayed: ReplaySummary) -> None:
     metrics = replayed.metrics
-    assert list(metrics["methods"]) == ["nearest_frame", "stereo_prior", "tsdf_fusion", "nerf", "sdf"]
+    baselines = ["nearest_frame", "neighbour_blend", "stereo_prior"]
+    assert list(metrics["methods"]) == [*baselines, "tsdf_fusion", "nerf", "sdf"]
     assert metrics["frames"]["held_out"] == [0, 8]  # every 8th frame
     inputs = {name: entry["inputs"] for name, entry in metrics["methods"].items()}
     # prior and fusion take the 10 frames not held out; the trainers every 2nd of them: 2, 4, 6, 10
-    assert inputs == {"nearest_frame": 10, "stereo_prior": 10, "tsdf_fusion": 10, "nerf": 4, "sdf": 4}
+    assert inputs == {"nearest_frame": 10, "neighbour_blend": 10, "stereo_prior": 10, "tsdf_fusion": 10, "nerf": 4,
+                      "sdf": 4}
     for name in ("nerf", "sdf"):
         assert metrics["methods"][name]["training"]["steps"] == 30
         # scored on the same frames and ground-truth pixels as the prior, and covering them
@@ -67,7 +69,7 @@ def test_every_method_renders_the_held_out_views(replayed: ReplaySummary) -> Non
         assert held["no_instruments"]["frames"] == 2, name
         assert 10.0 < held["no_instruments"]["psnr_db"] < 60.0, name
         assert (held["all"]["lpips"] is None and held["all"]["lpips_unavailable"]) or held["all"]["lpips"] >= 0
-    for baseline in ("nearest_frame", "stereo_prior"):
+    for baseline in ("nearest_frame", "neighbour_blend", "stereo_prior"):
         assert "train" not in replayed.metrics["methods"][baseline]["novel_views"]  # its input is its view
     assert replayed.metrics["methods"]["tsdf_fusion"]["novel_views"]["train"]["all"]["frames"] == 10
 
@@ -83,9 +85,10 @@ def test_timeline_cost_and_outputs(replayed: ReplaySummary) -> None:
     metrics, out = replayed.metrics, replayed.out_dir
     assert [point["frames"] for point in metrics["timeline"]] == [6, 12]  # after 6 frames and at the end
     assert metrics["timeline"][-1]["methods"]["nerf"]["inputs"] == 4
-    assert "timing" not in metrics["methods"]["nearest_frame"]  # a baseline without a cost of its own
+    for name in ("nearest_frame", "neighbour_blend"):
+        assert "timing" not in metrics["methods"][name]  # baselines without a cost of their own
     for name, entry in metrics["methods"].items():
-        if name == "nearest_frame":
+        if name in ("nearest_frame", "neighbour_blend"):
             continue
         timing = entry["timing"]
         assert timing["seconds"] > 0 and timing["fps"] > 0 and timing["peak_rss_peak_mib"] > 100, name
@@ -105,7 +108,8 @@ def test_timeline_cost_and_outputs(replayed: ReplaySummary) -> None:
 
 def test_an_unknown_method_is_named_with_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ReplayError, match=r"parameter replay.methods: unknown method\(s\) 'nerff'; known: "
-                       r"nearest_frame, stereo_prior, tsdf_fusion, nerf, sdf, deformable, deformable_sdf"):
+                       r"nearest_frame, neighbour_blend, stereo_prior, tsdf_fusion, nerf, sdf, deformable, "
+                       r"deformable_sdf"):
         run_replay(SAMPLE_BAG, tiny_config(methods=["stereo_prior", "nerff"]), tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing was started
     check_method_names(list(METHODS))

@@ -91,7 +91,8 @@ class DiagnosticsMonitor:
         self, node: str, sets: int, *, before: dict[str, str] | None = None, timeout_s: float = 30.0
     ) -> dict[str, int]:
         """The node's counters since ``before`` (a report's values; None: since it started) once it has received
-        ``sets`` more input sets and worked each off: processed, dropped (drop-oldest queue) or failed."""
+        at least ``sets`` more input sets and worked every one off: processed, dropped (drop-oldest queue) or
+        failed."""
         base = {key: int((before or {}).get(key, 0)) for key in COUNTERS}
 
         def since(values: dict[str, str]) -> dict[str, int]:
@@ -99,6 +100,7 @@ class DiagnosticsMonitor:
 
         def worked_off(values: dict[str, str]) -> bool:
             counts = since(values)
-            return counts["received"] >= sets and counts["processed"] + counts["dropped"] + counts["failed"] >= sets
+            done = counts["processed"] + counts["dropped"] + counts["failed"]
+            return counts["received"] >= sets and done == counts["received"]
 
         return since(self.wait_for(node, worked_off, timeout_s))

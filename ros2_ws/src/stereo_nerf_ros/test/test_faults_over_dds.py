@@ -49,9 +49,12 @@ FRONT_END_GAP_S = 8.0
 every 0.1-0.3 s; around the kill depth_prior has paused for up to 4.8 s here (2 cores: its pairs take about the
 camera's period, and the respawned trainer starts up at niceness 10), and the tracker, which waits for its priors,
 for 2.1 s."""
-FRONT_END_SHARE = {"/stereo_frontend/left/image_rect": 0.9, "/tracker/pose": 0.8, "/depth_prior/depth": 0.3}
-"""Least share of the pairs sent through the outage each front-end output carries (depth_prior runs at its limit on 2
-cores and drops by design: 0.53-0.98 by two-minute window in the soak)."""
+FRONT_END = {
+    "/stereo_frontend": "/stereo_frontend/left/image_rect",
+    "/depth_prior": "/depth_prior/depth",
+    "/tracker": "/tracker/pose",
+}
+"""Front-end nodes and the output each publishes for every pair it processes."""
 NODES = ("/stereo_frontend", "/depth_prior", "/matcher", "/tracker", "/trainer")
 
 
@@ -295,27 +298,35 @@ class TestTrainerKill:
         )
         held = int(values["keyframes_held"])
         assert held >= 2, values
+        before = {node: diagnostics.idle(node) for node in FRONT_END}
         trainer = session.graph.nodes()["trainer"].process
         killed_at = time.monotonic()
         os.kill(trainer.pid, signal.SIGKILL)
         during = sender.send(range(250, 350))  # 10 s through the outage and the respawn
         renders: list[Any] = []
-        more = iter(range(350, 10_000, 5))
+        more, extra = iter(range(350, 10_000, 5)), []
         while not renders and time.monotonic() < killed_at + RENDER_AFTER_KILL_S:
             start = next(more)
-            sender.send(range(start, start + 5))
+            extra += sender.send(range(start, start + 5))
             renders = [a for a in session.probe.on("/trainer/rendered/depth") if a.arrived_s > killed_at]
         assert renders, f"no render within {RENDER_AFTER_KILL_S} s of the kill"
         time.sleep(2.0)  # the last outputs on their way
         # the front-end never stops publishing through the outage and the respawn. Not every pair on 2 cores: the
         # respawned trainer's start-up (torch, the model, the checkpoint, at niceness 10) takes CPU the depth prior
-        # needs, and the tracker waits for its priors; `live_soak.py` measures the delivered fraction over minutes
-        for topic, share in FRONT_END_SHARE.items():
-            arrivals = sorted(a.arrived_s for a in session.probe.on(topic) if a.stamp_ns in set(during))
+        # needs; how many a loaded machine drops varies (`live_soak.py` measures the delivered fraction over
+        # minutes), but every pair a node received is delivered or counted as dropped, and none fails
+        sent = during + extra
+        for node, topic in FRONT_END.items():
+            stamps = {a.stamp_ns: a.arrived_s for a in session.probe.on(topic)}
+            arrivals = sorted(stamps[stamp] for stamp in during if stamp in stamps)
             gaps = np.diff([killed_at, *arrivals])
             print(f"{topic}: {len(arrivals)} of {len(during)} pairs, longest gap {gaps.max():.2f} s")
-            assert len(arrivals) >= share * len(during), (topic, len(arrivals))
-            assert gaps.max() < FRONT_END_GAP_S, (topic, gaps.max(), len(arrivals))
+            assert arrivals and gaps.max() < FRONT_END_GAP_S, (topic, gaps.max(), len(arrivals))
+            counts = diagnostics.settled(node, 1, before=before[node])
+            delivered = sum(stamp in stamps for stamp in sent)
+            print(f"{node}: {counts}, {delivered} of the {len(sent)} pairs sent since the kill delivered")
+            assert counts["failed"] == 0 and counts["processed"] == delivered, (node, counts, delivered)
+            assert counts["received"] == delivered + counts["dropped"], (node, counts, delivered)
         respawned = session.graph.nodes()["trainer"].process.pid
         policies = _thread_policies(respawned)
         # the executor and DDS never idle (they must keep receiving); the training loop and the outputs do
