@@ -1,7 +1,7 @@
 """Deforming tissue on a static camera: the EndoNeRF pulling clip's held-out times, with the trivial baselines.
 
 Usage: python benchmarks/endonerf_video.py VIDEO POSES_BOUNDS OUT [--size WxH] [--budget-s S] [--modes ...]
-       [--rays N] [--samples COARSE IMPORTANCE] [--space-time CELLS ...]
+       [--rays N] [--samples COARSE IMPORTANCE] [--space-time CELLS ...] [--trainer NAME=VALUE ...]
 
 Frame i is held out when (i - 1) % 8 == 0 (EndoNeRF's split); the others train one trainer per mode
 (static ``nerf``, ``deformable`` and ``deformable_sdf`` by default) for ``--budget-s`` seconds on the
@@ -10,7 +10,8 @@ CPU (CUDA when torch has it), stamped at the video's frame rate, identity poses,
 between half and all of the largest LLFF depth bound, read as millimetres. Prints one line per method
 and baseline, ``<name>: held-out PSNR <x> dB SSIM <y> seconds <s>``, writes ``OUT/endonerf_video.json``
 and ``OUT/endonerf_video.png`` (the first held-out frame, each prediction and its error x4). ``--samples`` and
-``--space-time`` set the samples per ray and the deformable models' space-time levels, for measuring candidates.
+``--space-time`` set the samples per ray and the deformable models' space-time levels, ``--trainer`` any other
+``trainer`` parameter (``grid_log2_table_size=19``), for measuring candidates.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -40,7 +42,7 @@ from stereo_nerf_core.importers.video import read_video, video_poses
 from stereo_nerf_core.models.deformable import DeformableFieldConfig
 from stereo_nerf_core.render.renderer import SamplingConfig
 from stereo_nerf_core.training.keyframes import TrainingKeyframe
-from stereo_nerf_core.training.scene_bounds import SceneBounds
+from stereo_nerf_core.training.scene_bounds import frustum_bounds
 from stereo_nerf_core.training.setup import default_field_config
 from stereo_nerf_core.training.trainer import Trainer
 
@@ -66,12 +68,14 @@ def trainer_config(mode: str, *, rays: int, span_s: float, coarse: int = 24, imp
     )
 
 
-def frustum_box(K: NDArray[np.float64], size: tuple[int, int], near_m: float, far_m: float) -> SceneBounds:
-    """The box around the identity camera's frustum between ``near_m`` and ``far_m``."""
-    width, height = size
-    corners = np.array([[u, v, 1.0] for u in (0, width) for v in (0, height)]) @ np.linalg.inv(K).T
-    points = np.concatenate([corners * near_m, corners * far_m])
-    return SceneBounds(points.min(axis=0), points.max(axis=0))
+def with_overrides(config: TrainerConfig, overrides: list[str]) -> TrainerConfig:
+    """``config`` with ``NAME=VALUE`` trainer parameters, each value read as its field's type."""
+    values: dict[str, Any] = {}
+    for item in overrides:
+        name, _, text = item.partition("=")
+        current = getattr(config, name)  # AttributeError names an unknown parameter
+        values[name] = type(current)(text) if not isinstance(current, bool) else text.lower() == "true"
+    return replace(config, **values)
 
 
 def scores(predictions: dict[int, F32], truth: dict[int, F32], lpips_fn: object) -> dict[str, float]:
@@ -116,6 +120,13 @@ def main() -> int:
         help="deformable models: cells per spatial axis of each space-time level (default 16 48)",
     )
     parser.add_argument(
+        "--trainer",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="other trainer parameters, e.g. grid_log2_table_size=19 lr_decay_steps=2000",
+    )
+    parser.add_argument(
         "--samples",
         type=int,
         nargs=2,
@@ -136,7 +147,20 @@ def main() -> int:
     held_out = [i for i in range(len(frames)) if endonerf_held_out(i)]
     truth = {i: images[i] for i in held_out}
     far_m = float(array[:, 16].max()) / 1000.0
-    box = frustum_box(K, (width, height), 0.5 * far_m, far_m)
+    keyframes = [
+        TrainingKeyframe(
+            index=i,
+            stamp_ns=round(i * 1e9 / rate),
+            rgb=(images[i] * 255.0 + 0.5).astype(np.uint8),
+            depth=np.zeros((height, width), np.float32),
+            confidence=np.zeros((height, width), np.float32),
+            valid=np.ones((height, width), bool),
+            K=K,
+            T_world_camera=poses[i],
+        )
+        for i in training
+    ]
+    box = frustum_bounds(keyframes, 0.5 * far_m, far_m)
     lpips_fn, lpips_reason = load_lpips()
     if lpips_fn is None:
         print(f"LPIPS unavailable: {lpips_reason}")
@@ -157,6 +181,7 @@ def main() -> int:
         config = trainer_config(
             mode, rays=args.rays, span_s=(len(frames) - 1) / rate, coarse=coarse, importance=importance
         )
+        config = with_overrides(config, args.trainer)
         sampling = SamplingConfig(
             near_m=0.5 * far_m * 0.99,
             far_m=far_m * 1.01,
@@ -164,19 +189,6 @@ def main() -> int:
             importance_count=config.importance_samples,
             chunk_size=4096,
         )
-        keyframes = [
-            TrainingKeyframe(
-                index=i,
-                stamp_ns=round(i * 1e9 / rate),
-                rgb=(images[i] * 255.0 + 0.5).astype(np.uint8),
-                depth=np.zeros((height, width), np.float32),
-                confidence=np.zeros((height, width), np.float32),
-                valid=np.ones((height, width), bool),
-                K=K,
-                T_world_camera=poses[i],
-            )
-            for i in training
-        ]
         field_config = default_field_config(config, box, keyframes)
         if args.space_time and isinstance(field_config, DeformableFieldConfig):
             levels = tuple(args.space_time)
