@@ -50,7 +50,8 @@ F32 = NDArray[np.float32]
 
 
 def trainer_config(mode: str, *, rays: int, span_s: float, coarse: int = 24, importance: int = 24) -> TrainerConfig:
-    """Photometric training without a prior (no depth loss, refinement, recency bias or right camera)."""
+    """Photometric training without a prior (no depth loss, refinement, recency bias or right camera), with hash
+    tables of 2**19 entries a level."""
     return TrainerConfig(
         mode=mode,
         rays_per_batch=rays,
@@ -62,6 +63,7 @@ def trainer_config(mode: str, *, rays: int, span_s: float, coarse: int = 24, imp
         depth_refine_rounds=0,
         coarse_samples=coarse,
         importance_samples=importance,
+        grid_log2_table_size=19,  # 2**16 entries a level cannot hold the clip's texture: 25.20 -> 27.05 dB at 120 s
         lr_decay_steps=3000,
         mask_loss_weight=0.0,
         ssim_weight=0.0,
