@@ -1,4 +1,5 @@
-"""The EndoNeRF split and the two trivial predictors every novel-view table must beat.
+"""The two trivial predictors every novel-view table must beat (EndoNeRF's split is
+:func:`stereo_nerf_core.importers.endonerf.endonerf_held_out`, re-exported here).
 
 On a static camera the held-out frames are *times*: the previous training frame, or the mean of the
 training frames either side, already predict them well (30.7 dB on the pulling clip). A method is worth
@@ -13,14 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stereo_nerf_core.eval.errors import EvaluationError
+from stereo_nerf_core.importers.endonerf import endonerf_held_out
+
+__all__ = ["BASELINES", "endonerf_held_out", "neighbour_mean_prediction", "neighbours", "previous_frame_prediction"]
 
 F32 = NDArray[np.float32]
 BASELINES = ("previous training frame", "mean of neighbouring training frames")
-
-
-def endonerf_held_out(index: int) -> bool:
-    """EndoNeRF's protocol: frame ``index`` is a test frame when ``(index - 1) % 8 == 0`` (1, 9, 17, ...)."""
-    return (index - 1) % 8 == 0
 
 
 def neighbours(index: int, training: Sequence[int]) -> tuple[int | None, int | None]:

@@ -29,6 +29,8 @@ Conventions, checked against EndoNeRF's loader (``load_llff.py``) and its follow
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -152,9 +154,23 @@ def load_endonerf(
         custom_data={
             "stereo_nerf.endonerf.depth_scale": f"{depth_scale:g}",
             "stereo_nerf.endonerf.bounds": f"{near:g} {far:g}",
+            **endonerf_splits([path.name for path in images]),
         },
         notes=(
             f"depth prior = depth PNG / {depth_scale:g} m (assumed unit; EndoNeRF does not state it)",
             "masks: " + ("0" if invert_masks else "255") + " = tool in the files",
         ),
     )
+
+
+def endonerf_held_out(index: int) -> bool:
+    """EndoNeRF's protocol: frame ``index`` is a test frame when ``(index - 1) % 8 == 0`` (1, 9, 17, ...)."""
+    return (index - 1) % 8 == 0
+
+
+def endonerf_splits(names: Sequence[str]) -> dict[str, str]:
+    """``custom_data`` with EndoNeRF's split of frames ``names`` (in recording order): the replay holds out the
+    test frames (:mod:`stereo_nerf_core.pipeline.splits`) as the papers on these clips do."""
+    test = [name for index, name in enumerate(names) if endonerf_held_out(index)]
+    train = [name for index, name in enumerate(names) if not endonerf_held_out(index)]
+    return {"stereo_nerf.splits": json.dumps({"train": train, "test": test})}

@@ -3,7 +3,8 @@
 Stamps follow the video's frame rate (``--fps`` overrides it); the camera is a pinhole with focal length
 ``fx`` (square pixels) and principal point ``(cx, cy)`` (default the image centre, as EndoNeRF assumes);
 poses are the identity (a static endoscope) unless an LLFF ``poses_bounds.npy`` with one row per frame
-gives them. There is no right image and no depth: such a bag replays photometrically.
+gives them; with such a file (an EndoNeRF clip) the bag records EndoNeRF's split, which the replay then holds
+out. There is no right image and no depth: such a bag replays photometrically.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stereo_nerf_core.geometry.camera import PinholeCamera, RectifiedView
-from stereo_nerf_core.importers.endonerf import PoseConvention, llff_to_optical, read_poses_bounds
+from stereo_nerf_core.importers.endonerf import PoseConvention, endonerf_splits, llff_to_optical, read_poses_bounds
 from stereo_nerf_core.importers.errors import ImporterError
 from stereo_nerf_core.importers.files import require_file
 from stereo_nerf_core.importers.writer import ImportedFrame, Recording
@@ -75,13 +76,15 @@ def load_video(
     def load(index: int) -> ImportedFrame:
         return ImportedFrame(left=frames[index], T_world_left=poses[index])
 
+    names = tuple(Path(f"{source.name}#{index:06d}") for index in range(len(frames)))
     return Recording(
         format="video",
         source=source,
-        left_images=tuple(Path(f"{source.name}#{index:06d}") for index in range(len(frames))),
+        left_images=names,
         load=load,
         left_view=view,
         pose_source=f"{poses_bounds.name} (opengl axes)" if poses_bounds is not None else "identity (static camera)",
         frame_rate_hz=fps,
+        custom_data=endonerf_splits([name.name for name in names]) if poses_bounds is not None else {},
         notes=(f"{len(frames)} frames decoded by OpenCV" + (f" at {fps:g} Hz" if fps else ", no frame rate"),),
     )

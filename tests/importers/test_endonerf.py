@@ -13,7 +13,8 @@ from stereo_nerf_core.importers.errors import ImporterError
 from stereo_nerf_core.importers.writer import ImportOptions, write_recording
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.bag import bag_topics
-from stereo_nerf_core.io.messages import image_to_array, transform_to_matrix
+from stereo_nerf_core.io.messages import image_to_array, stamp_ns, transform_to_matrix
+from stereo_nerf_core.pipeline.splits import held_out_stamps
 from tests.importers.helpers import (
     ENDONERF_FOCAL,
     ENDONERF_H,
@@ -68,6 +69,8 @@ def test_endonerf_folder_becomes_a_left_only_bag(tmp_path: Path) -> None:
     data = custom_data(bag)
     assert "not ground truth" in data["stereo_nerf.pose_source"] and "opengl" in data["stereo_nerf.pose_source"]
     assert data["stereo_nerf.endonerf.bounds"] == "0.03 0.2"
+    stamps = [stamp_ns(m.msg.header) for m in messages[topics.LEFT_IMAGE]]
+    assert held_out_stamps(bag) == {stamps[1]}  # EndoNeRF's split: frame i is held out when (i - 1) % 8 == 0
 
 
 def test_endonerf_options_scale_depth_invert_masks_and_switch_axes(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from stereo_nerf_core.importers.errors import ImporterError
 from stereo_nerf_core.importers.writer import ImportOptions
 from stereo_nerf_core.io import topics
 from stereo_nerf_core.io.messages import image_to_array, stamp_ns, transform_to_matrix
+from stereo_nerf_core.pipeline.splits import held_out_stamps
 from tests.importers.helpers import LLFF_POSE, endonerf_poses_bounds, messages_by_topic, texture
 
 W, H, FRAMES, FPS = 64, 48, 6, 5.0
@@ -52,8 +53,10 @@ def test_video_becomes_a_left_only_bag_at_its_frame_rate(tmp_path: Path) -> None
         np.testing.assert_allclose(
             transform_to_matrix(messages[topics.TF][index].msg.transforms[0].transform), expected, atol=1e-12
         )
+    assert held_out_stamps(tmp_path / "bag") == {stamps[1]}  # with poses_bounds: EndoNeRF's split, (i - 1) % 8 == 0
     again = run_import("video", video, tmp_path / "bag10", ImportOptions(fps=10.0, progress=False), fx=50.0)
     assert again.fps == 10.0  # --fps overrides the video's rate; without poses: identity
+    assert held_out_stamps(tmp_path / "bag10") is None  # and no split of its own
 
 
 def test_bad_videos_and_poses_are_refused_naming_the_file(tmp_path: Path) -> None:
