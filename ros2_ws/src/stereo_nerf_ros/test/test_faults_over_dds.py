@@ -135,14 +135,15 @@ def _account(
     session: GraphSession, node: str, topic: str, before: dict[str, str], sent: list[int], timeout_s: float = 30.0
 ) -> tuple[dict[str, int], int]:
     """(the node's counters since ``before``, the pairs of ``sent`` seen on its ``topic``) once the node has worked
-    off every set it received and the probe has every output it published: a node still catching up after a
-    burst (2 cores) would otherwise be counted mid-way."""
+    off every set it received and the probe has every output it published (or ``timeout_s`` is over: a
+    best-effort output may never arrive): a node still catching up after a burst would otherwise be counted
+    mid-way."""
     deadline = time.monotonic() + timeout_s
     while True:
         counts = session.diagnostics.settled(node, 1, before=before, timeout_s=timeout_s)
         seen = {a.stamp_ns for a in session.probe.on(topic)}
         delivered = sum(stamp in seen for stamp in sent)
-        if counts["processed"] == delivered or time.monotonic() > deadline:
+        if counts["processed"] <= delivered or time.monotonic() > deadline:
             return counts, delivered
         time.sleep(1.0)
 
@@ -340,8 +341,11 @@ class TestTrainerKill:
             assert arrivals and gaps.max() < FRONT_END_GAP_S, (topic, gaps.max(), len(arrivals))
             counts, delivered = _account(session, node, topic, before[node], sent)
             print(f"{node}: {counts}, {delivered} of the {len(sent)} pairs sent since the kill delivered")
-            assert counts["failed"] == 0 and counts["processed"] == delivered, (node, counts, delivered)
-            assert counts["received"] == delivered + counts["dropped"], (node, counts, delivered)
+            # inside the node nothing is lost: every set it received is published or counted as dropped. The probe
+            # may miss a few of the published ones: the outputs are sensor-data topics (best effort), and the
+            # respawning trainer loads both cores (CI: 249 of 255 seen with all 255 published)
+            assert counts["failed"] == 0 and counts["received"] == counts["processed"] + counts["dropped"], counts
+            assert 0.9 * counts["processed"] <= delivered <= counts["processed"], (node, counts, delivered)
         respawned = session.graph.nodes()["trainer"].process.pid
         policies = _thread_policies(respawned)
         # the executor and DDS never idle (they must keep receiving); the training loop and the outputs do
