@@ -45,12 +45,14 @@ def _gather(table: Tensor, index: Tensor) -> Tensor:
 
 
 def _scatter(values: Tensor, index: Tensor, size: int) -> Tensor:
-    """(size, F) sums of the rows of ``values`` (K, F) by ``index`` (K,); on CPU one ``bincount`` per channel
-    (about twice as fast as ``index_add_`` there)."""
+    """(size, F) sums of the rows of ``values`` (K, F) by ``index`` (K,); on CPU one ``bincount`` over the flat
+    (row, channel) entries (twice as fast as a ``bincount`` per channel and their stack on a 2**23-row table)."""
+    channels = values.shape[1]
     if values.device.type == "cpu":
-        columns = [torch.bincount(index, weights=values[:, f], minlength=size) for f in range(values.shape[1])]
-        return torch.stack(columns, dim=1).to(values.dtype)
-    return values.new_zeros(size, values.shape[1]).index_add_(0, index, values)
+        flat = (index[:, None] * channels + torch.arange(channels, device=index.device)).view(-1)
+        sums = torch.bincount(flat, weights=values.reshape(-1), minlength=size * channels)
+        return sums.view(size, channels).to(values.dtype)
+    return values.new_zeros(size, channels).index_add_(0, index, values)
 
 
 class _GatherRows(torch.autograd.Function):
