@@ -7,7 +7,10 @@ CUDA when torch has it) for ``--budget-s`` seconds each, in the normalised unit-
 box [-1.1, 1.1]^3, white background, no depth prior). Without a prior every ray is sampled coarse
 (32 uniform samples between the depths the box can have from the cameras, no gradient) then fine
 (32 importance samples; the field is trained on both sets).
-Prints the held-out PSNR (dB) and SSIM (kornia, 11 px window) per mode, writes the held-out renders,
+Prints the held-out PSNR (dB) and SSIM (kornia, 11 px window) per mode and of the two baselines every novel-view
+table carries (docs/protocol.md), on the same views at the same size: ``nearest_frame``, the training view whose
+camera centre is nearest, as it is; ``neighbour_blend``, the mean of the two nearest training views, unwarped
+(DTU has no depth to forward-warp them with, so this is the blend's no-depth rule). Writes the held-out renders,
 the SDF mesh (PLY, marching cubes) and a PNG of that mesh ray-cast from the first held-out camera
 (Lambertian shading of its vertex colours).
 """
@@ -37,6 +40,7 @@ from stereo_nerf_core.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 DTU = REPO.parent / "shared" / "data" / "dtu_scan24_monosdf_384"
+BASELINE_NAMES = ("nearest_frame", "neighbour_blend")
 BOX = SceneBounds(np.full(3, -1.1), np.full(3, 1.1))
 
 
@@ -126,6 +130,20 @@ def raycast_png(mesh: o3d.geometry.TriangleMesh, view: DtuView, path: Path) -> N
     cv2.imwrite(str(path), cv2.cvtColor(np.clip(image * 255.0, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
 
 
+def baselines(train: list[DtuView], held: list[DtuView]) -> dict[str, dict[str, float]]:
+    """Held-out PSNR and SSIM of ``nearest_frame`` and ``neighbour_blend`` (module docstring) over ``held``."""
+    centres = np.array([view.T_world_camera[:3, 3] for view in train])
+    figures: dict[str, dict[str, list[float]]] = {name: {"psnr_db": [], "ssim": []} for name in BASELINE_NAMES}
+    for view in held:
+        order = np.argsort(np.linalg.norm(centres - view.T_world_camera[:3, 3], axis=1))
+        images = [train[i].rgb.astype(np.float32) / 255.0 for i in order[:2]]
+        target = view.rgb.astype(np.float32) / 255.0
+        for name, prediction in zip(BASELINE_NAMES, (images[0], (images[0] + images[1]) / 2.0), strict=True):
+            figures[name]["psnr_db"].append(psnr(prediction, target))
+            figures[name]["ssim"].append(ssim(prediction, target))
+    return {name: {key: float(np.mean(values)) for key, values in entry.items()} for name, entry in figures.items()}
+
+
 def run_mode(mode: str, train: list[DtuView], held: list[DtuView], args: argparse.Namespace) -> dict[str, float]:
     """Train one mode for the budget, score the held-out views, write renders (and the SDF mesh)."""
     config = trainer_config(
@@ -185,7 +203,10 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() and args.device == "auto" else "cpu")
     print(f"DTU scan24 {args.size}x{args.size}: {len(train)} training views, {len(held)} held out; device {device}, "
           f"{torch.get_num_threads()} torch threads, budget {args.budget_s:.0f} s per mode")
-    results = {}
+    results: dict[str, dict[str, float]] = baselines(train, held)
+    for name in BASELINE_NAMES:
+        row = results[name]
+        print(f"{name} (baseline): held-out PSNR {row['psnr_db']:6.2f} dB  SSIM {row['ssim']:.3f}", flush=True)
     for mode in args.modes:
         start = time.perf_counter()
         results[mode] = run_mode(mode, train, held, args)

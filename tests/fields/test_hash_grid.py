@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from stereo_nerf_core.fields import FieldError, HashGridEncoding
-from stereo_nerf_core.fields.hash_grid import interpolate_corners
+from stereo_nerf_core.fields.hash_grid import interpolate_corners, scatter_rows
 
 LOW, HIGH = [-0.1, -0.1, 0.0], [0.1, 0.1, 0.2]
 
@@ -162,3 +162,13 @@ def test_interpolation_matches_plain_indexing() -> None:
     expected = torch.autograd.grad(reference, (table, weights), upstream)
     for got, want in zip(torch.autograd.grad(out, (table, weights), upstream), expected, strict=True):
         torch.testing.assert_close(got, want)
+
+
+def test_scatter_sums_repeated_rows_per_channel() -> None:
+    values = torch.tensor([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0], [100.0, 200.0, 300.0]])
+    index = torch.tensor([4, 1, 4])
+    summed = scatter_rows(values, index, 6)
+    expected = torch.zeros(6, 3)
+    expected[1] = torch.tensor([10.0, 20.0, 30.0])
+    expected[4] = torch.tensor([101.0, 202.0, 303.0])
+    torch.testing.assert_close(summed, expected)
