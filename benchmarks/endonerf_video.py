@@ -2,16 +2,19 @@
 
 Usage: python benchmarks/endonerf_video.py VIDEO POSES_BOUNDS OUT [--size WxH] [--budget-s S] [--modes ...]
        [--rays N] [--samples COARSE IMPORTANCE] [--space-time CELLS ...] [--trainer NAME=VALUE ...]
+       [--train-frames N]
 
 Frame i is held out when (i - 1) % 8 == 0 (EndoNeRF's split); the others train one trainer per mode
 (static ``nerf``, ``deformable`` and ``deformable_sdf`` by default) for ``--budget-s`` seconds on the
 CPU (CUDA when torch has it), stamped at the video's frame rate, identity poses, no depth prior
 (this copy has none), every pixel scored (it has no tool masks). The scene box is the view frustum
 between half and all of the largest LLFF depth bound, read as millimetres. Prints one line per method
-and baseline, ``<name>: held-out PSNR <x> dB SSIM <y> seconds <s>``, writes ``OUT/endonerf_video.json``
+and baseline, ``<name>: held-out PSNR <x> dB SSIM <y> seconds <s>`` (a method's line ends with its steps and its
+PSNR on four training frames: how well it fits what it saw), writes ``OUT/endonerf_video.json``
 and ``OUT/endonerf_video.png`` (the first held-out frame, each prediction and its error x4). ``--samples`` and
 ``--space-time`` set the samples per ray and the deformable models' space-time levels, ``--trainer`` any other
-``trainer`` parameter (``grid_log2_table_size=19``), for measuring candidates.
+``trainer`` parameter (``grid_log2_table_size=19``), for measuring candidates; ``--train-frames N`` trains on N
+evenly spaced training frames only, to measure how the fit depends on the number of distinct frames.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def scores(predictions: dict[int, F32], truth: dict[int, F32], lpips_fn: object)
 def print_line(name: str, entry: dict[str, float]) -> None:
     """``<name>: held-out PSNR <x> dB SSIM <y> seconds <s>`` (LPIPS and steps when there are any), flushed."""
     extra = f" LPIPS {entry['lpips']:.3f}" if np.isfinite(entry["lpips"]) else ""
-    steps = f" ({int(entry['steps'])} steps)" if "steps" in entry else ""
+    steps = f" ({int(entry['steps'])} steps, train PSNR {entry['train_psnr_db']:.2f} dB)" if "steps" in entry else ""
     scores_text = f"held-out PSNR {entry['psnr_db']:.2f} dB SSIM {entry['ssim']:.3f}{extra}"
     line = f"{name}: {scores_text} seconds {entry['seconds']:.0f}"
     print(line + steps, flush=True)
@@ -113,6 +116,9 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=600.0, help="training seconds per method")
     parser.add_argument("--modes", nargs="+", default=["nerf", "deformable", "deformable_sdf"])
     parser.add_argument("--rays", type=int, default=1024, help="rays per training step")
+    parser.add_argument(
+        "--train-frames", type=int, default=0, help="train on this many evenly spaced training frames (0: all)"
+    )
     parser.add_argument(
         "--space-time",
         type=int,
@@ -147,6 +153,9 @@ def main() -> int:
     images = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0 for f in frames]
     training = [i for i in range(len(frames)) if not endonerf_held_out(i)]
     held_out = [i for i in range(len(frames)) if endonerf_held_out(i)]
+    if 0 < args.train_frames < len(training):
+        training = [training[k] for k in np.linspace(0, len(training) - 1, args.train_frames).round().astype(int)]
+    fitted = [training[k] for k in np.linspace(0, len(training) - 1, min(4, len(training))).round().astype(int)]
     truth = {i: images[i] for i in held_out}
     far_m = float(array[:, 16].max()) / 1000.0
     keyframes = [
@@ -203,11 +212,18 @@ def main() -> int:
         start = time.perf_counter()
         summary = trainer.train(budget_s=args.budget_s)
         trained = time.perf_counter() - start
-        predictions[mode] = {
+        rendered = {
             i: trainer.render(K, poses[i], width, height, stamp_ns=round(i * 1e9 / rate)).rgb.astype(np.float32)
-            for i in held_out
+            for i in held_out + fitted
         }
-        results[mode] = {**scores(predictions[mode], truth, lpips_fn), "seconds": trained, "steps": summary.steps}
+        predictions[mode] = {i: rendered[i] for i in held_out}
+        train_psnr = float(np.mean([psnr(rendered[i], images[i]) for i in fitted]))
+        results[mode] = {
+            **scores(predictions[mode], truth, lpips_fn),
+            "seconds": trained,
+            "steps": summary.steps,
+            "train_psnr_db": train_psnr,
+        }
         print_line(mode, results[mode])
     print("== summary ==")
     for name, entry in results.items():
