@@ -87,7 +87,7 @@ def moving_plane_trainers() -> dict[str, Trainer]:
         trainer = Trainer(small_config(mode=mode, seed=1, time_knots=8, lr_decay_steps=0), device="cpu")
         for index in range(0, 9, 2):
             trainer.add_keyframe(_moving_plane_keyframe(index))
-        trainer.train(max_steps=250)
+        trainer.train(max_steps=500)  # 250 steps left the deformable at 1.9-2.4 mm (thread count), too near the bar
         trainers[mode] = trainer
     return trainers
 
@@ -103,7 +103,7 @@ def test_deformable_follows_a_moving_plane_the_static_model_averages(moving_plan
         errors[mode] = max(per_frame)
     # the plane sits at 7.7 and 8.3 cm at the held-out times; a time-blind field can only put it near 8 cm
     assert errors["nerf"] > 0.0025  # measured 3.5 mm
-    assert errors["deformable"] < 0.6 * errors["nerf"]  # measured 1.0-1.7 mm (thread order varies the sums)
+    assert errors["deformable"] < 0.4 * errors["nerf"]  # measured 0.66 mm (1 thread) and 0.71 mm (2 threads)
 
 
 def test_deformable_checkpoint_round_trip_renders_the_same_time(
